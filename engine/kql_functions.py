@@ -58,8 +58,16 @@ MACROS: dict[str, tuple[str, str]] = {
         "ELSE contains(hay, term) END",
     ),
     # `lhs has_any (list)`: has any element. An empty list matches nothing.
-    "kql_has_any": ("hay, terms", "list_bool_or(list_transform(terms, lambda t: kql_has(hay, t)))"),
-    "kql_has_all": ("hay, terms", "list_bool_and(list_transform(terms, lambda t: kql_has(hay, t)))"),
+    "kql_has_any": (
+        "hay, terms",
+        "CASE WHEN len(terms) = 0 THEN FALSE "
+        "ELSE list_bool_or(list_transform(terms, lambda t: kql_has(hay, t))) END",
+    ),
+    "kql_has_all": (
+        "hay, terms",
+        "CASE WHEN len(terms) = 0 THEN TRUE "
+        "ELSE list_bool_and(list_transform(terms, lambda t: kql_has(hay, t))) END",
+    ),
     # `lhs in~ (list)`: whole-value ASCII case-insensitive equality.
     "kql_in_ci": (
         "value, items",

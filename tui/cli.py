@@ -10,8 +10,19 @@ import argparse
 import importlib
 import sys
 
+# command -> module in tui/commands (``import`` is a Python keyword, hence the mapping).
 # Order here is the order ``exhunt --help`` lists them.
-COMMAND_MODULES = ("open", "scan", "hunt", "kql", "mark", "history", "export", "demo")
+COMMAND_MODULES = {
+    "open": "open",
+    "scan": "scan",
+    "hunt": "hunt",
+    "kql": "kql",
+    "mark": "mark",
+    "history": "history",
+    "export": "export",
+    "import": "import_results",
+    "demo": "demo",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hunt for Exchange/OWA compromise in local IIS and SecurityAlert evidence.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"tui.commands.{name}")
+    for module_name in COMMAND_MODULES.values():
+        module = importlib.import_module(f"tui.commands.{module_name}")
         module.register(sub)
     return parser
 

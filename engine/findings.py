@@ -16,7 +16,8 @@ def finding_id(rule_id: str, key: tuple[Any, ...]) -> str:
     """Stable id: 16 hex digits of SHA-256 over the rule id and the group key values."""
     payload = json.dumps([rule_id, [("" if v is None else str(v)) for v in key]],
                          ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    # surrogatepass: a lone surrogate in hostile text must still give an id, not an error.
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

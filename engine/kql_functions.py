@@ -18,7 +18,12 @@ _LOWER = "abcdefghijklmnopqrstuvwxyz"
 # name -> (parameters, body). Bodies are fixed text written here, never built from values.
 MACROS: dict[str, tuple[str, str]] = {
     # ASCII-only case folding (KQL's =~, in~, has, contains, startswith ...).
-    "kql_fold": ("s", f"translate(s, '{_UPPER}', '{_LOWER}')"),
+    # Pure-ASCII text (byte length == character length) takes DuckDB's lower(), which is
+    # an order of magnitude faster than translate() and identical on ASCII.
+    "kql_fold": (
+        "s",
+        f"CASE WHEN strlen(s) = length(s) THEN lower(s) ELSE translate(s, '{_UPPER}', '{_LOWER}') END",
+    ),
     # KQL `isempty`: "" or null. "-" is not empty.
     "kql_isempty": ("s", "(s IS NULL OR CAST(s AS VARCHAR) = '')"),
     "kql_isnotempty": ("s", "NOT (s IS NULL OR CAST(s AS VARCHAR) = '')"),

@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -44,7 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     elif argv[0] not in COMMAND_MODULES and not argv[0].startswith("-"):
         argv = ["open", *argv]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    command = argv[0]
+    if command in COMMAND_MODULES:
+        # Options may come before, between or after the paths (`exhunt kql 'Q' --now T DIR`):
+        # plain parse_args would stop the PATH list at the first option.
+        args = _subparsers(parser)[command].parse_intermixed_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

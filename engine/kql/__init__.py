@@ -1,0 +1,74 @@
+"""KQL to DuckDB: run Sentinel hunting queries verbatim on exhunt's tables.
+
+Stages, as in sqlglot: :mod:`tokenizer` -> :mod:`parser` (syntax tree in :mod:`ast`) ->
+:mod:`semantic` (tables, column types, KQL's naming rules) -> :mod:`generator` (one DuckDB
+SELECT, values bound as parameters). Run the SQL on a connection where :func:`install` ran
+(it installs engine.kql_functions as well as the compiler's own macros).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from engine.tables import TABLES
+
+from .errors import KqlError
+from .generator import Generator
+from .macros import install
+from .parser import parse
+
+__all__ = ["CompiledQuery", "KqlError", "compile_kql", "install", "installed", "default_now", "run"]
+
+
+@dataclass
+class CompiledQuery:
+    sql: str
+    params: list[Any]
+    columns: list[str]
+    now: _dt.datetime | None
+    # Things the analyst should know about this run (e.g. a fuzzy union leg skipped).
+    notes: list[str] = field(default_factory=list)
+    # KQL type of each output column (string, long, datetime, dynamic...); dynamic
+    # columns arrive from DuckDB as JSON text.
+    types: list[str] = field(default_factory=list)
+
+    def execute(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Install the macros (once per connection) and run the query; fetch from the
+        returned cursor."""
+        if not installed(con):
+            install(con)
+        return con.execute(self.sql, self.params)
+
+
+def installed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection already has the compiler's macros."""
+    row = con.execute("SELECT count(*) FROM duckdb_functions() "
+                      "WHERE function_name = 'kqlx_hassuffix_cs'").fetchone()
+    return bool(row and row[0])
+
+
+def compile_kql(text: str, *, now: _dt.datetime | None = None) -> CompiledQuery:
+    """Compile one KQL query. ``now`` anchors now()/ago(); without it the SQL uses the
+    latest TimeGenerated in the tables it runs on."""
+    query = parse(text, frozenset(TABLES))
+    gen = Generator(now)
+    sql, columns = gen.compile(query)
+    return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types)
+
+
+def default_now(con: duckdb.DuckDBPyConnection) -> _dt.datetime | None:
+    """The latest TimeGenerated across both tables (the default anchor for now()/ago())."""
+    row = con.execute(
+        'SELECT max(m) FROM (SELECT max("TimeGenerated") AS m FROM "W3CIISLog" '
+        'UNION ALL SELECT max("TimeGenerated") FROM "SecurityAlert")').fetchone()
+    return row[0] if row else None
+
+
+def run(con: duckdb.DuckDBPyConnection, text: str, *, now: _dt.datetime | None = None
+        ) -> tuple[CompiledQuery, list[tuple]]:
+    """Compile and run; returns the compiled query and its rows."""
+    compiled = compile_kql(text, now=now)
+    return compiled, compiled.execute(con).fetchall()

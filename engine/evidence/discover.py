@@ -1,0 +1,211 @@
+"""Find evidence files and recognise each one by its content, never by its name alone.
+
+``walk`` lists files under the given paths without following symbolic links (so a link
+cannot lead out of the tree or into a loop). ``sniff`` reads the first bytes of a file
+(decompressed when it is gzip) and says what it is: a raw IIS W3C log, a W3CIISLog or
+SecurityAlert export (CSV, JSON array, JSON lines, Parquet), or something to skip, with
+the reason.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.evidence.exports import classify_columns
+
+HEAD_BYTES = 256 * 1024
+
+IIS_W3C = "iis-w3c"
+W3C_EXPORT = "w3ciislog-export"
+ALERT_EXPORT = "securityalert-export"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    # The folder the user named that this file was found under; None when the user named
+    # the file itself (then every folder above it may name the server).
+    root: Path | None
+    skip_reason: str | None = None  # set for entries the walk itself refuses (links)
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    kind: str  # IIS_W3C | W3C_EXPORT | ALERT_EXPORT | SKIPPED
+    gz: bool = False
+    fmt: str | None = None  # csv | json | jsonl | parquet for exports
+    reason: str | None = None
+    aliases: str | None = None  # e.g. "msticpy alertlist column names" for reports
+
+
+def walk(paths: list[Path]) -> list[Found]:
+    """Every regular file under ``paths``, sorted, links not followed (reported as skipped)."""
+    found: list[Found] = []
+    seen: set[Path] = set()
+    for given in paths:
+        root = Path(os.path.abspath(given))
+        if root.is_file():
+            if root not in seen:
+                seen.add(root)
+                found.append(Found(root, None))
+            continue
+        if not root.is_dir():
+            found.append(Found(root, root, "not found"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            base = Path(dirpath)
+            for name in list(dirnames):
+                if (base / name).is_symlink():
+                    found.append(Found(base / name, root, "symbolic link not followed"))
+            for name in sorted(filenames):
+                path = base / name
+                if path in seen:
+                    continue
+                seen.add(path)
+                if path.is_symlink():
+                    found.append(Found(path, root, "symbolic link not followed"))
+                elif not path.is_file():
+                    found.append(Found(path, root, "not a regular file"))
+                else:
+                    found.append(Found(path, root))
+    found.sort(key=lambda f: str(f.path))
+    return found
+
+
+def read_head(path: Path) -> tuple[bytes, bool]:
+    """First bytes of the file (decompressed for gzip) and whether it is gzip."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == b"\x1f\x8b":
+            try:
+                with gzip.open(raw) as gz:
+                    return gz.read(HEAD_BYTES), True
+            except (OSError, EOFError):
+                return b"", True
+        return raw.read(HEAD_BYTES), False
+
+
+_W3C_DATA = re.compile(rb"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[ .]")
+_IIS_NATIVE = re.compile(rb"^[^,\r\n]+, [^,\r\n]*, \d{1,2}/\d{1,2}/\d{2,4}, \d{1,2}:\d{2}:\d{2}, ")
+
+
+def sniff(path: Path) -> Sniffed:
+    try:
+        head, gz = read_head(path)
+    except OSError as exc:
+        return Sniffed(SKIPPED, reason=f"cannot read: {exc.strerror or exc}")
+    if head.startswith(b"PAR1"):
+        return _sniff_parquet(path)
+    if not head.strip():
+        return Sniffed(SKIPPED, gz=gz, reason="empty file")
+    if b"\x00" in head[:4096]:
+        return Sniffed(SKIPPED, gz=gz, reason="binary file (not a log or export)")
+    text = head.decode("utf-8", "replace").lstrip("\ufeff")
+    w3c = _sniff_w3c(head, text)
+    if w3c is not None:
+        return Sniffed(w3c[0], gz=gz, reason=w3c[1])
+    stripped = text.lstrip()
+    if stripped.startswith("[") or stripped.startswith("{"):
+        return _sniff_json(stripped, gz)
+    return _sniff_csv(text, gz)
+
+
+def _sniff_w3c(head: bytes, text: str) -> tuple[str, str | None] | None:
+    lines = text.splitlines()
+    directives = [ln for ln in lines[:2000] if ln.startswith("#")]
+    software = " ".join(d for d in directives if d.lower().startswith("#software"))
+    fields_lines = [d for d in directives if d.lower().startswith("#fields:")]
+    if directives and any(":" in d for d in directives[:5]):
+        if re.search(r"Microsoft Exchange Server", software, re.I) or any(
+            "message-id" in f.lower() or "event-id" in f.lower() for f in fields_lines
+        ):
+            return SKIPPED, "Exchange message-tracking/protocol log (W3C-style, comma-separated), not IIS"
+        if re.search(r"firewall", software, re.I) or any(
+            {"src-ip", "dst-ip", "action"} <= set(f.lower().split()) for f in fields_lines
+        ):
+            return SKIPPED, "Windows Firewall log (W3C format), not a web server log"
+        if fields_lines:
+            if any("," in f for f in fields_lines) and not any(
+                w in fields_lines[0].lower() for w in ("cs-uri", "c-ip")
+            ):
+                return SKIPPED, "comma-separated W3C-style log, not an IIS web log"
+            return IIS_W3C, None
+        if any(_W3C_DATA.match(ln.encode()) for ln in lines[:50]):
+            return SKIPPED, "W3C-style lines but no #Fields line: the field order is unknown"
+        return SKIPPED, "W3C-style directives but no #Fields line"
+    first = next((ln for ln in lines if ln.strip()), "")
+    if _IIS_NATIVE.match(first.encode()):
+        return SKIPPED, "IIS native log format (comma-separated), not W3C extended: not supported"
+    if _W3C_DATA.match(first.encode()):
+        return SKIPPED, "W3C-style lines but no #Fields line: the field order is unknown"
+    return None
+
+
+def _sniff_json(text: str, gz: bool) -> Sniffed:
+    record = _first_json_record(text)
+    if record is None:
+        return Sniffed(SKIPPED, gz=gz, reason="JSON that is not an array or lines of records")
+    fmt, obj = record
+    if not isinstance(obj, dict):
+        return Sniffed(SKIPPED, gz=gz, reason="JSON records are not objects")
+    return _by_columns(list(obj), gz, fmt)
+
+
+def _first_json_record(text: str) -> tuple[str, object] | None:
+    decoder = json.JSONDecoder()
+    if text.startswith("["):
+        body = text[1:].lstrip()
+        try:
+            obj, _ = decoder.raw_decode(body)
+            return "json", obj
+        except json.JSONDecodeError:
+            return None
+    try:
+        obj, end = decoder.raw_decode(text)
+    except json.JSONDecodeError:
+        return None
+    rest = text[end:].lstrip()
+    if isinstance(obj, dict) and isinstance(obj.get("value"), list) and not rest:
+        # {"value": [...]}: the shape of the Log Analytics REST API / some tools
+        return None
+    return "jsonl", obj
+
+
+def _sniff_csv(text: str, gz: bool) -> Sniffed:
+    first_line = text.splitlines()[0] if text else ""
+    try:
+        header = next(csv.reader(io.StringIO(first_line)))
+    except (csv.Error, StopIteration):
+        return Sniffed(SKIPPED, gz=gz, reason="not a recognised log or export")
+    if len(header) < 3:
+        return Sniffed(SKIPPED, gz=gz, reason="not a recognised log or export")
+    return _by_columns(header, gz, "csv")
+
+
+def _by_columns(columns: list[str], gz: bool, fmt: str) -> Sniffed:
+    table, note = classify_columns(columns)
+    if table == "W3CIISLog":
+        return Sniffed(W3C_EXPORT, gz=gz, fmt=fmt, aliases=note)
+    if table == "SecurityAlert":
+        return Sniffed(ALERT_EXPORT, gz=gz, fmt=fmt, aliases=note)
+    return Sniffed(SKIPPED, gz=gz, fmt=fmt, reason=note or "columns match neither W3CIISLog nor SecurityAlert")
+
+
+def _sniff_parquet(path: Path) -> Sniffed:
+    try:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    except Exception as exc:  # a damaged file must not stop the scan
+        return Sniffed(SKIPPED, reason=f"unreadable Parquet file: {exc}")
+    return _by_columns(names, False, "parquet")
+

@@ -1,0 +1,465 @@
+"""Raw IIS W3C files -> W3CIISLog rows, with DuckDB's CSV reader doing the per-row work.
+
+How a file is read (see w3c_layout.py for the directive pass):
+
+1. ``scan_directives`` finds every ``#`` line and its line number without a Python loop per
+   line, and builds *segments*: from line N on, rows follow layout L (and date D).
+2. DuckDB reads the file as space-separated text into ``c1..cM`` (M = widest layout + 1, so
+   a row with too many fields shows up as a non-null ``cM``), with ``row_number()`` as the
+   line number, and ``quote``/``escape``/``comment`` off: ``"`` and ``#`` inside a value are
+   data (measured-facts.md: ``comment='#'`` aborts or cuts rows).
+3. A row whose field count fits its layout takes its values straight from ``c1..cM`` (the
+   fast path). Any other row is re-joined and split again with a regular expression that
+   collapses runs of blanks and, for writers that quote (IIS Advanced Logging), honours
+   ``"``-quoted values; it is loaded if it then fits, else it is a *bad line*.
+4. One ``COPY ... PARTITION_BY (kind, host, day)`` writes loaded rows and bad lines as
+   Parquet in one pass. Bad lines get their exact raw text from a second, line-only read of
+   the file (only when there are any).
+
+Files DuckDB cannot read as they are (gzip is decompressed by DuckDB itself; blank lines,
+which DuckDB's reader skips and would shift line numbers; lone CRs; invalid UTF-8) are read
+from a cleaned private copy in the case's temp folder, never by touching the evidence.
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from engine.evidence.hosts import FileHost
+from engine.evidence.w3c_layout import (
+    DATE_FIELDS,
+    FIELD_COLUMNS,
+    LOCAL_DATE_FIELDS,
+    LOCAL_TIME_FIELDS,
+    TIME_FIELDS,
+    URI_FIELD,
+    Layout,
+    W3CLayout,
+    scan_directives,
+)
+from engine.tables import W3CIISLOG
+
+MAX_FIELDS = 400
+MAX_CASE_SEGMENTS = 64  # above this many #Fields/#Date segments, join a table instead
+SEGMENTS_VIEW = "w3c_segments"  # a #Fields line wider than this is not a web server's
+# A token: a "-quoted value ("" is a quote inside it) or a run of non-blanks.
+_QUOTED_TOKEN = r'"(?:[^"]|"")*"|[^ \t]+'
+_STRING_COLUMNS = [c.name for c in W3CIISLOG.columns if c.is_string]
+
+
+@dataclass
+class W3CReadOptions:
+    file_id: int
+    file_uri: str
+    host: FileHost
+    host_map: dict[str, str] = field(default_factory=dict)  # lower-case name -> Computer
+    default_domain: str | None = None
+    tenant_id: str = ""
+    keep_dash: bool = False
+
+
+@dataclass
+class W3CResult:
+    rows: int = 0
+    bad_lines: int = 0
+    computers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reason: str | None = None  # set when the file is skipped after all
+
+
+def _reader_sql(columns: int) -> str:
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, columns + 1))
+    return (
+        f"read_csv($src, columns={{{cols}}}, delim=' ', header=false, auto_detect=false, "
+        "quote='', escape='', comment='', null_padding=true, strict_mode=false, "
+        "nullstr='\x02\x03', compression=$compression)"
+    )
+
+
+_LINES_SQL = (
+    "read_csv($src, columns={'line': 'VARCHAR'}, delim='\x01\x02', header=false, "
+    "auto_detect=false, quote='', escape='', comment='', strict_mode=false, "
+    "null_padding=true, compression=$compression)"
+)
+
+
+class _Sql:
+    """Collects named parameters so that every evidence-derived value is bound."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, object] = {}
+        self.segments: list | None = None  # set when the query joins SEGMENTS_VIEW
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+
+def _select_sql(info: W3CLayout, opts: W3CReadOptions, sql: _Sql, quoted: bool) -> str:
+    # A few spare columns so that a row with a run of blanks still arrives whole for the
+    # regular-expression split; the widest layout + 1 is what flags "too many fields".
+    width = min(max(len(lay.fields) for lay in info.layouts) + 4, MAX_FIELDS + 4)
+    cols = [f"c{i}" for i in range(1, width + 1)]
+
+    # Which segment (and so layout and #Date) governs each line: a CASE for the usual
+    # handful of segments, an ASOF join against a small table when there are many.
+    if len(info.segments) <= MAX_CASE_SEGMENTS:
+        seg_case = " ".join(
+            f"WHEN ln >= {sql.bind(seg.first_line)} THEN {k}"
+            for k, seg in reversed(list(enumerate(info.segments)))
+        )
+        lay_case = " ".join(f"WHEN {k} THEN {seg.layout}" for k, seg in enumerate(info.segments))
+        date_case = " ".join(f"WHEN {k} THEN {sql.bind(seg.date)}"
+                             for k, seg in enumerate(info.segments) if seg.date)
+        data_cte = f"""
+        data AS (
+            SELECT *, CASE {seg_case} ELSE -1 END AS seg FROM numbered
+            WHERE NOT starts_with(coalesce(c1, ''), '#')
+        ),
+        laid AS (
+            SELECT *, CASE seg {lay_case} END AS lay,
+                   {f"CASE seg {date_case} END" if date_case else "CAST(NULL AS VARCHAR)"}
+                   AS seg_date
+            FROM data
+        )"""
+    else:
+        sql.segments = info.segments
+        data_cte = f"""
+        laid AS (
+            SELECT n.*, s.seg, s.lay, s.seg_date
+            FROM numbered n ASOF LEFT JOIN {SEGMENTS_VIEW} s ON n.ln >= s.first_line
+            WHERE NOT starts_with(coalesce(n.c1, ''), '#')
+        )"""
+
+    def per_layout(builder) -> str:
+        """CASE over the row's layout; one branch when the file has one layout."""
+        branches = []
+        for lay_id, lay in enumerate(info.layouts):
+            branches.append((lay_id, builder(lay)))
+        if len(branches) == 1:
+            return branches[0][1]
+        inner = " ".join(f"WHEN {lid} THEN {expr}" for lid, expr in branches)
+        return f"(CASE lay {inner} END)"
+
+    def fits_fast(lay: Layout) -> str:
+        n = len(lay.fields)
+        if n + 1 > width or n == 0:
+            return "false"
+        # An empty column means a run of blanks (IIS writes "-" for an empty value): such a
+        # row goes to the re-split, so a doubled blank cannot hide a missing field.
+        no_empty = " AND ".join(f"c{i} <> ''" for i in range(1, n + 1))
+        return f"(c{n + 1} IS NULL AND c{n} IS NOT NULL AND {no_empty})"
+
+    rebuilt = f"trim(concat_ws(' ', {', '.join(cols)}))"
+    if quoted:
+        # Writers that quote values read whole lines: a quoted value may hold any number of
+        # blanks, which a space-delimited read would cut into more columns than it has.
+        rebuilt = "trim(rtrim(c1, chr(13)))"
+        split = (
+            f"list_transform(regexp_extract_all({rebuilt}, {sql.bind(_QUOTED_TOKEN)}), "
+            "lambda v: CASE WHEN length(v) >= 2 AND starts_with(v, '\"') AND "
+            "ends_with(v, '\"') THEN replace(v[2:-2], '\"\"', '\"') ELSE v END)"
+        )
+        fast = "false"
+    else:
+        split = f"string_split_regex({rebuilt}, '[ \\t]+')"
+        fast = per_layout(fits_fast)
+
+    def field_value(name_options: tuple[str, ...]) -> str:
+        def build(lay: Layout) -> str:
+            idx = lay.index(*name_options)
+            if idx is None or idx > MAX_FIELDS:
+                return "NULL"
+            if quoted:
+                return f"f[{idx}]"
+            return f"(CASE WHEN fast THEN c{idx} ELSE f[{idx}] END)"
+        return per_layout(build)
+
+    dash = "" if opts.keep_dash else "-"
+
+    def text(expr: str) -> str:
+        if opts.keep_dash:
+            return f"coalesce({expr}, '')"
+        return f"(CASE WHEN {expr} = '{dash}' THEN '' ELSE coalesce({expr}, '') END)"
+
+    def number(expr: str, sql_type: str) -> str:
+        return f"try_cast(nullif({expr}, '-') AS {sql_type})"
+
+    # Raw field values are computed once (CTE ``vals``) and typed/cleaned from there, so
+    # that no CASE over the layout is evaluated twice per row.
+    raw: dict[str, str] = {}
+    values: dict[str, str] = {}
+    by_column: dict[str, list[str]] = {}
+    for fname, column in FIELD_COLUMNS.items():
+        by_column.setdefault(column, []).append(fname)
+    for column, names in by_column.items():
+        raw[f"r_{column}"] = field_value(tuple(names))
+        col = W3CIISLOG.column(column)
+        ref = f'"r_{column}"'
+        values[column] = text(ref) if col.is_string else number(ref, col.sql_type)
+
+    # cs-uri (full URI) fills stem/query when the layout has no cs-uri-stem.
+    if any(URI_FIELD in lay.fields and "cs-uri-stem" not in lay.fields for lay in info.layouts):
+        raw["r_uri"] = field_value((URI_FIELD,))
+        values["csUriStem"] = text("coalesce(\"r_csUriStem\", split_part(r_uri, '?', 1))")
+        values["csUriQuery"] = text(
+            "coalesce(\"r_csUriQuery\", CASE WHEN contains(r_uri, '?') "
+            "THEN substr(r_uri, strpos(r_uri, '?') + 1) END)"
+        )
+
+    # TimeGenerated: date + time fields (UTC in IIS); the #Date directive when no date field.
+    raw["r_date"] = field_value(DATE_FIELDS + LOCAL_DATE_FIELDS)
+    raw["r_time"] = field_value(TIME_FIELDS + LOCAL_TIME_FIELDS)
+    date_expr = "coalesce(r_date, seg_date)"
+    values["TimeGenerated"] = (
+        f"try_cast({date_expr} || coalesce(' ' || r_time, '') AS TIMESTAMP)"
+    )
+
+    # Computer: host map on the folder > s-computername > folder name (+ default domain).
+    fallback = sql.bind(opts.host.computer)
+    constant_computer = opts.host.forced or not any(
+        "s-computername" in lay.fields for lay in info.layouts)
+    if constant_computer:
+        computer = fallback
+    else:
+        raw["scn_v"] = field_value(("s-computername",))
+        qualified = "scn_v"
+        if opts.default_domain:
+            dom = sql.bind(opts.default_domain.strip("."))
+            qualified = f"(CASE WHEN contains(scn_v, '.') THEN scn_v ELSE scn_v || '.' || {dom} END)"
+        if opts.host_map:
+            whens = " ".join(
+                f"WHEN {sql.bind(k)} THEN {sql.bind(v)}" for k, v in opts.host_map.items()
+            )
+            qualified = f"(CASE lower(scn_v) {whens} ELSE {qualified} END)"
+        computer = (f"(CASE WHEN scn_v IS NULL OR scn_v IN ('', '-') THEN {fallback} "
+                    f"ELSE {qualified} END)")
+    values["Computer"] = computer
+    values["TenantId"] = sql.bind(opts.tenant_id)
+    values["SourceSystem"] = "'OpsManager'"
+    values["FileUri"] = sql.bind(opts.file_uri)
+    values["Type"] = "'W3CIISLog'"
+    values["_file_id"] = f"CAST({sql.bind(opts.file_id)} AS INTEGER)"
+    values["_line"] = "ln"
+
+    select_cols = []
+    for col in W3CIISLOG.columns:
+        expr = values.get(col.name)
+        if expr is None:
+            expr = "''" if col.is_string else f"CAST(NULL AS {col.sql_type})"
+        select_cols.append(f'{expr} AS "{col.name}"')
+
+    if constant_computer:
+        host_expr = sql.bind(host_segment(opts.host.computer))
+    else:
+        host_expr = ("coalesce(nullif(left(regexp_replace(lower(\"Computer\"), "
+                     "'[^a-z0-9._-]', '_', 'g'), 100), ''), '_')")
+    expected = per_layout(lambda lay: str(len(lay.fields)))
+    good = f"(fast OR (f IS NOT NULL AND len(f) = {expected}))"
+    if quoted:
+        inner = f"SELECT row_number() OVER () AS ln, line AS c1 FROM {_LINES_SQL}"
+    else:
+        inner = f"SELECT row_number() OVER () AS ln, * FROM {_reader_sql(width)}"
+    return f"""
+        WITH numbered AS ({inner}),{data_cte},
+        checked AS (SELECT *, coalesce(lay >= 0 AND {fast}, false) AS fast FROM laid),
+        split AS (SELECT *, CASE WHEN fast THEN NULL ELSE {split} END AS f FROM checked),
+        judged AS (
+            SELECT *, coalesce(lay IS NOT NULL AND {good}, false) AS good
+            FROM split
+            WHERE fast OR NOT (f = [''] OR f = [])
+        ),
+        vals AS (
+            SELECT ln, seg_date, good, {", ".join(f'{expr} AS "{name}"' for name, expr in raw.items())}
+            FROM judged
+        ),
+        out AS (
+            SELECT {", ".join(select_cols)},
+                   CASE WHEN good THEN 'rows' ELSE 'bad' END AS kind
+            FROM vals
+        )
+        SELECT *, {host_expr} AS host, CAST("TimeGenerated" AS DATE) AS day
+        FROM out
+    """
+
+
+def host_segment(computer: str) -> str:
+    """A Computer name as a safe folder-name fragment (hive partition value)."""
+    return re.sub(r"[^a-z0-9._-]", "_", computer.lower())[:100] or "_"
+
+
+def _clean_copy(path: Path, gz: bool, dest: Path) -> None:
+    """A private copy DuckDB can number exactly like the directive pass: invalid UTF-8
+    replaced by U+FFFD, blank lines replaced by a lone ``#`` (a line the reader keeps and
+    the loader ignores), lone CRs shown as U+240D."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    opener = gzip.open if gz else open
+    blank = re.compile(r"(?m)^(?=\r?\n)")
+    lone_cr = re.compile(r"\r(?!\n)")
+    with opener(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as out:
+        carry = ""
+        while True:
+            chunk = src.read(8 * 1024 * 1024)
+            text = carry + decoder.decode(chunk, final=not chunk)
+            if chunk:
+                cut = text.rfind("\n")
+                if cut < 0:
+                    carry = text
+                    continue
+                text, carry = text[: cut + 1], text[cut + 1:]
+            else:
+                carry = ""
+            text = blank.sub("#", text)
+            text = lone_cr.sub("\u240d", text)
+            out.write(text)
+            if not chunk:
+                break
+
+
+def _open_stream(path: Path, gz: bool):
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path,
+             tmp_dir: Path, opts: W3CReadOptions) -> W3CResult:
+    """Load one raw W3C file into ``out_dir`` (Parquet); never writes beside ``path``."""
+    result = W3CResult()
+    with _open_stream(path, gz) as stream:
+        info = scan_directives(stream)
+    if not info.layouts:
+        result.reason = "W3C-style lines but no #Fields line: the field order is unknown"
+        return result
+    if not any(lay.is_web for lay in info.layouts):
+        result.reason = "W3C log whose #Fields are not a web server's (no URI, method or client IP)"
+        return result
+    result.notes.extend(_layout_notes(info))
+
+    source = path
+    compression = "gzip" if gz else "none"
+    cleaned: Path | None = None
+    if info.needs_clean_copy:
+        cleaned = tmp_dir / f"clean-{opts.file_id}.log"
+        _clean_copy(path, gz, cleaned)
+        source, compression = cleaned, "none"
+    target = out_dir / "W3CIISLog"
+    try:
+        try:
+            _copy(con, info, opts, source, compression, target, quoted=info.quoted)
+        except duckdb.InvalidInputException as exc:
+            if "unicode" not in str(exc).lower() and "utf" not in str(exc).lower():
+                raise
+            shutil.rmtree(target, ignore_errors=True)
+            cleaned = tmp_dir / f"clean-{opts.file_id}.log"
+            _clean_copy(path, gz, cleaned)
+            source, compression = cleaned, "none"
+            _copy(con, info, opts, source, compression, target, quoted=info.quoted)
+            result.notes.append("invalid UTF-8 bytes replaced by U+FFFD (rows kept)")
+        result.rows, result.bad_lines = _count(con, target)
+        if result.bad_lines:
+            _write_bad_lines(con, target, source, compression, out_dir / "bad_lines.parquet",
+                             opts.file_id)
+        shutil.rmtree(target / "kind=bad", ignore_errors=True)
+        result.computers = _computers(con, target)
+    finally:
+        if cleaned is not None:
+            cleaned.unlink(missing_ok=True)
+    if result.rows and not any(lay.index(*DATE_FIELDS, *LOCAL_DATE_FIELDS) for lay in info.layouts) \
+            and not any(seg.date for seg in info.segments):
+        result.notes.append("no date field and no #Date directive: TimeGenerated is empty")
+    return result
+
+
+def _layout_notes(info: W3CLayout) -> list[str]:
+    notes = []
+    for lay in info.layouts:
+        if lay.index(*DATE_FIELDS) is None and lay.index(*LOCAL_DATE_FIELDS) is not None:
+            notes.append("times are server-local (date-local/time-local), not UTC")
+            break
+    if info.gmt_offset:
+        notes.append(f"file declares #GMT-Offset {info.gmt_offset}; times taken as logged")
+    for lay in info.layouts:
+        if lay.index(*TIME_FIELDS, *LOCAL_TIME_FIELDS) is None:
+            notes.append("a layout has no time field: TimeGenerated is midnight of the date")
+            break
+    return notes
+
+
+def _copy(con, info, opts, source, compression, target: Path, quoted: bool) -> None:
+    sql = _Sql()
+    query = _select_sql(info, opts, sql, quoted)
+    sql.params["src"] = str(source)
+    sql.params["compression"] = compression
+    target.mkdir(parents=True, exist_ok=True)
+    # The target folder is ours (inside the case), so formatting its path is safe; DuckDB
+    # does not accept a parameter for COPY's destination.
+    dest = str(target).replace("'", "''")
+    if sql.segments is not None:
+        import pyarrow as pa
+
+        con.register(SEGMENTS_VIEW, pa.table({
+            "first_line": pa.array([s.first_line for s in sql.segments], pa.int64()),
+            "seg": pa.array(range(len(sql.segments)), pa.int32()),
+            "lay": pa.array([s.layout for s in sql.segments], pa.int32()),
+            "seg_date": pa.array([s.date for s in sql.segments], pa.string()),
+        }))
+    try:
+        con.execute(
+            f"COPY ({query}) TO '{dest}' (FORMAT parquet, COMPRESSION zstd, "
+            "PARTITION_BY (kind, host, day), OVERWRITE_OR_IGNORE true)",
+            sql.params,
+        )
+    finally:
+        if sql.segments is not None:
+            con.unregister(SEGMENTS_VIEW)
+
+
+def _parquet_glob(target: Path, kind: str) -> str:
+    return str(target / f"kind={kind}" / "**" / "*.parquet")
+
+
+def _count(con, target: Path) -> tuple[int, int]:
+    counts = {}
+    for kind in ("rows", "bad"):
+        if not (target / f"kind={kind}").exists():
+            counts[kind] = 0
+            continue
+        counts[kind] = con.execute(
+            "SELECT count(*) FROM read_parquet($g, hive_partitioning=false)",
+            {"g": _parquet_glob(target, kind)},
+        ).fetchone()[0]
+    return counts["rows"], counts["bad"]
+
+
+def _computers(con, target: Path) -> list[str]:
+    if not (target / "kind=rows").exists():
+        return []
+    rows = con.execute(
+        'SELECT DISTINCT "Computer" FROM read_parquet($g, hive_partitioning=false) ORDER BY 1',
+        {"g": _parquet_glob(target, "rows")},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _write_bad_lines(con, target: Path, source: Path, compression: str, dest: Path,
+                     file_id: int) -> None:
+    """Exact raw text of each bad line, from a line-only read of the same bytes."""
+    out = str(dest).replace("'", "''")
+    con.execute(
+        f"""COPY (
+            SELECT CAST($fid AS INTEGER) AS _file_id, b._line AS line,
+                   rtrim(coalesce(l.line, ''), chr(13)) AS text
+            FROM read_parquet($g, hive_partitioning=false) b
+            LEFT JOIN (SELECT row_number() OVER () AS ln, line FROM {_LINES_SQL}) l
+                   ON l.ln = b._line
+            ORDER BY b._line
+        ) TO '{out}' (FORMAT parquet)""",
+        {"fid": file_id, "g": _parquet_glob(target, "bad"), "src": str(source),
+         "compression": compression},
+    )

@@ -1,0 +1,260 @@
+"""Bring a case up to date with its evidence: read new/changed files, reuse unchanged ones.
+
+A file is unchanged when its path, size and modification time (nanoseconds) match the
+manifest and the ingest options are the same; hashing every file would cost a full read,
+which is what caching avoids. One process at a time ingests a case (``flock`` on
+``<case>/.lock``); readers never lock (see case.py).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+
+from engine.case import Case, FileReport, IngestOptions, IngestProgress, IngestReport
+from engine.evidence import discover
+from engine.evidence.exports import ExportOptions, read_export
+from engine.evidence.hosts import HostMap, host_for_file
+from engine.evidence.w3c import W3CReadOptions, read_w3c
+
+MEMORY_LIMIT = "768MB"  # leaves room under 1 GiB RSS for Python and the directive pass
+
+
+def _workers() -> int:
+    return max(1, min(int(os.environ.get("EXHUNT_INGEST_WORKERS", 0)) or os.cpu_count() or 1, 4))
+
+
+@contextmanager
+def case_lock(case: Case) -> Iterator[None]:
+    case.path.mkdir(parents=True, exist_ok=True)
+    with open(case.path / ".lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _connection(case: Case) -> duckdb.DuckDBPyConnection:
+    tmp = case.path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    con = duckdb.connect(":memory:", config={
+        "memory_limit": MEMORY_LIMIT,
+        "temp_directory": str(tmp),
+        "preserve_insertion_order": True,  # row_number() = line number relies on it
+    })
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
+               progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
+    started = time.monotonic()
+    with case_lock(case):
+        old = case.read_manifest()
+        fingerprint = options.fingerprint()
+        same_options = old.get("options") == fingerprint
+        old_files: dict[str, dict] = old.get("files", {}) if same_options else {}
+        ids: dict[str, int] = dict(old.get("ids", {}))
+        next_id = int(old.get("next_id", 1))
+        _remove_orphans(case, old)
+
+        host_map = HostMap.load(options.host_map) if options.host_map else None
+        found = discover.walk(evidence)
+        sizes = {}
+        for item in found:
+            try:
+                sizes[str(item.path)] = item.path.stat().st_size if not item.skip_reason else 0
+            except OSError:
+                sizes[str(item.path)] = 0
+        total_bytes = sum(sizes.values())
+
+        for item in found:
+            if str(item.path) not in ids:
+                ids[str(item.path)] = next_id
+                next_id += 1
+        con = _connection(case)
+        results: dict[str, tuple[dict, bool]] = {}
+        done_bytes = 0
+        done_files = 0
+
+        def one(item: discover.Found) -> tuple[str, dict, bool]:
+            # One DuckDB connection (cursor) per thread, as DuckDB requires.
+            cursor = con.cursor()
+            try:
+                cursor.execute("SET TimeZone = 'UTC'")
+                key = str(item.path)
+                entry, cached = _ingest_one(case, cursor, item, ids[key], old_files.get(key),
+                                            options, host_map)
+                return key, entry, cached
+            finally:
+                cursor.close()
+
+        try:
+            # A file's read is close to single-threaded in DuckDB (the line-number window
+            # keeps order), so files are read side by side: one worker per core.
+            with ThreadPoolExecutor(max_workers=_workers()) as pool:
+                for key, entry, cached in pool.map(one, found):
+                    results[key] = (entry, cached)
+                    done_files += 1
+                    done_bytes += sizes.get(key, 0)
+                    if progress is not None:
+                        progress(IngestProgress(done_files, len(found), done_bytes, total_bytes,
+                                                time.monotonic() - started, key))
+        finally:
+            con.close()
+
+        files: dict[str, dict] = {}
+        reports: list[FileReport] = []
+        read_count = cached_count = 0
+        for item in found:
+            key = str(item.path)
+            entry, was_cached = results[key]
+            files[key] = entry
+            report = _report(key, entry, was_cached)
+            reports.append(report)
+            if was_cached:
+                cached_count += 1
+            elif entry.get("size"):
+                read_count += 1
+
+        tables = {"W3CIISLog": 0, "SecurityAlert": 0}
+        for entry in files.values():
+            if entry.get("table") in tables:
+                tables[entry["table"]] += int(entry.get("rows", 0))
+        report = IngestReport(reports, tables, str(case.path), time.monotonic() - started,
+                              read_count, cached_count,
+                              sum(f.size for f in reports if not f.cached))
+        referenced = {e["data"] for e in files.values() if e.get("data")}
+        superseded = [e["data"] for e in old.get("files", {}).values()
+                      if e.get("data") and e["data"] not in referenced]
+        new_manifest = {
+            "evidence": [os.path.abspath(p) for p in evidence],
+            "options": fingerprint,
+            "ids": ids,
+            "next_id": next_id,
+            "files": files,
+            "report": report.to_json(),
+            # Folders the previous manifest named: a reader that opened it a moment ago may
+            # still scan them, so they are deleted by the next ingest, not this one.
+            "garbage": superseded,
+        }
+        case.write_manifest(new_manifest)
+        for data in old.get("garbage", []):
+            if data not in referenced:
+                shutil.rmtree(case.path / data, ignore_errors=True)
+        if progress is not None:
+            progress(IngestProgress(len(found), len(found), done_bytes, total_bytes,
+                                    time.monotonic() - started, None))
+        return report
+
+
+def _remove_orphans(case: Case, manifest: dict) -> None:
+    """Data folders no manifest names: left by an ingest that was killed."""
+    data_dir = case.path / "data"
+    if not data_dir.exists():
+        return
+    known = {e.get("data") for e in manifest.get("files", {}).values()}
+    known.update(manifest.get("garbage", []))
+    for folder in data_dir.iterdir():
+        if f"data/{folder.name}" not in known:
+            shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(case.path / "tmp", ignore_errors=True)
+
+
+def _report(key: str, entry: dict, cached: bool) -> FileReport:
+    return FileReport(
+        path=key, kind=entry["kind"], computer=entry.get("computer"),
+        rows=int(entry.get("rows", 0)), bad_lines=int(entry.get("bad_lines", 0)),
+        reason=entry.get("reason"), cached=cached, notes=list(entry.get("notes", [])),
+        format=entry.get("format"), dash_queries=int(entry.get("dash_queries", 0)),
+        size=int(entry.get("size", 0)),
+    )
+
+
+def _ingest_one(case: Case, con: duckdb.DuckDBPyConnection, item: discover.Found, file_id: int,
+                previous: dict | None, options: IngestOptions,
+                host_map: HostMap | None) -> tuple[dict, bool]:
+    if item.skip_reason:
+        return {"id": file_id, "kind": discover.SKIPPED, "reason": item.skip_reason,
+                "rows": 0, "bad_lines": 0, "size": 0}, False
+    try:
+        stat = item.path.stat()
+    except OSError as exc:
+        return {"id": file_id, "kind": discover.SKIPPED, "reason": f"cannot stat: {exc}",
+                "rows": 0, "bad_lines": 0, "size": 0}, False
+    if (previous is not None and previous.get("size") == stat.st_size
+            and previous.get("mtime_ns") == stat.st_mtime_ns
+            and previous.get("id") == file_id
+            and (not previous.get("data") or (case.path / previous["data"]).is_dir())):
+        return previous, True
+    entry = {"id": file_id, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+             "rows": 0, "bad_lines": 0, "reason": None, "notes": [], "computer": None,
+             "data": None, "table": None}
+    sniffed = discover.sniff(item.path)
+    entry["kind"] = sniffed.kind
+    entry["format"] = sniffed.fmt
+    if sniffed.kind == discover.SKIPPED:
+        entry["reason"] = sniffed.reason
+        return entry, False
+    data_rel = f"data/f{file_id}-{uuid.uuid4().hex[:8]}"
+    out_dir = case.path / data_rel
+    out_dir.mkdir(parents=True)
+    try:
+        if sniffed.kind == discover.IIS_W3C:
+            _read_raw(con, item, sniffed, out_dir, case.path / "tmp", file_id, entry, options,
+                      host_map)
+        else:
+            _read_export(con, item, sniffed, out_dir, file_id, entry, options)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the ingest
+        shutil.rmtree(out_dir, ignore_errors=True)
+        entry.update(kind=discover.SKIPPED, rows=0, bad_lines=0, data=None, table=None,
+                     reason=f"could not be read: {str(exc).splitlines()[0][:300]}")
+        return entry, False
+    if entry["kind"] == discover.SKIPPED:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    else:
+        entry["data"] = data_rel
+    return entry, False
+
+
+def _read_raw(con, item, sniffed, out_dir, tmp_dir, file_id, entry, options, host_map) -> None:
+    host = host_for_file(item.path, item.root, host_map, options.default_domain)
+    opts = W3CReadOptions(
+        file_id=file_id, file_uri=str(item.path), host=host,
+        host_map=dict(host_map.entries) if host_map else {},
+        default_domain=options.default_domain, tenant_id=options.tenant_id,
+        keep_dash=options.keep_dash,
+    )
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    result = read_w3c(con, item.path, sniffed.gz, out_dir, tmp_dir, opts)
+    if result.reason:
+        entry.update(kind=discover.SKIPPED, reason=result.reason)
+        return
+    entry.update(rows=result.rows, bad_lines=result.bad_lines, notes=result.notes,
+                 table="W3CIISLog",
+                 computer=", ".join(result.computers) if result.computers else
+                 (host.computer or None))
+    if sniffed.gz:
+        entry["notes"].append("gzip-compressed")
+
+
+def _read_export(con, item, sniffed, out_dir, file_id, entry, options) -> None:
+    table = "W3CIISLog" if sniffed.kind == discover.W3C_EXPORT else "SecurityAlert"
+    opts = ExportOptions(file_id=file_id, tenant_id=options.tenant_id,
+                         strip_dash=options.strip_export_dash)
+    result = read_export(con, item.path, sniffed.fmt or "csv", sniffed.gz, table, out_dir, opts)
+    notes = list(result.notes)
+    if sniffed.aliases:
+        notes.insert(0, sniffed.aliases)
+    entry.update(rows=result.rows, notes=notes, table=table,
+                 dash_queries=result.dash_queries,
+                 computer=", ".join(result.computers) if result.computers else None)

@@ -1,0 +1,75 @@
+"""Evidence arguments shared by every command that reads evidence (scan, hunt, kql, open,
+mark, export), and the one way they turn into an up-to-date case."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from engine.case import Case, IngestOptions, IngestProgress, open_case
+
+
+def add_evidence_arguments(parser: argparse.ArgumentParser, *, paths_required: bool = False) -> None:
+    parser.add_argument("paths", metavar="PATH", nargs="+" if paths_required else "*",
+                        type=Path, help="evidence files or folders (read-only)")
+    parser.add_argument("--case", type=Path, default=None, metavar="DIR",
+                        help="case folder keeping the loaded tables (default: one per "
+                             "evidence set under the user data directory)")
+    parser.add_argument("--host-map", type=Path, default=None, metavar="FILE",
+                        help="lines 'folder-or-short-name FQDN' (or CSV/JSON) naming servers")
+    parser.add_argument("--default-domain", default=None, metavar="DOMAIN",
+                        help="DNS domain appended to short Computer names")
+    parser.add_argument("--tenant-id", default="", metavar="ID",
+                        help="TenantId for rows from raw W3C files (default empty)")
+    parser.add_argument("--keep-dash", action="store_true",
+                        help="keep W3C '-' values literally in raw files (default: empty)")
+    parser.add_argument("--strip-export-dash", action="store_true",
+                        help="turn '-' into empty in W3CIISLog exports too (default: as exported)")
+
+
+def options_from_args(args: argparse.Namespace) -> IngestOptions:
+    return IngestOptions(
+        host_map=getattr(args, "host_map", None),
+        default_domain=getattr(args, "default_domain", None),
+        tenant_id=getattr(args, "tenant_id", "") or "",
+        keep_dash=bool(getattr(args, "keep_dash", False)),
+        strip_export_dash=bool(getattr(args, "strip_export_dash", False)),
+    )
+
+
+class _StderrProgress:
+    """One self-overwriting status line on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, p: IngestProgress) -> None:
+        now = time.monotonic()
+        final = p.files_done == p.files_total
+        if not final and now - self.last < 0.2:
+            return
+        self.last = now
+        line = (f"\rexhunt: {p.files_done}/{p.files_total} files, "
+                f"{p.bytes_done / 1e6:,.1f}/{p.bytes_total / 1e6:,.1f} MB, "
+                f"{p.rate_mb_s:,.0f} MB/s")
+        sys.stderr.write(line[:200] + ("\n" if final else ""))
+        sys.stderr.flush()
+
+
+def case_from_args(args: argparse.Namespace, quiet: bool = False) -> Case:
+    """Open the case the arguments name and bring it up to date with its evidence.
+
+    With no PATH, the case's recorded evidence is re-scanned (``--case DIR`` alone)."""
+    evidence = list(getattr(args, "paths", []) or [])
+    case_dir = getattr(args, "case", None)
+    if not evidence and case_dir is None:
+        raise SystemExit("exhunt: give evidence paths or --case DIR")
+    case = open_case(case_dir, evidence)
+    if not evidence:
+        evidence = case.evidence_paths
+        if not evidence:
+            raise SystemExit(f"exhunt: case {case.path} records no evidence; give PATH...")
+    progress = None if quiet or not sys.stderr.isatty() else _StderrProgress()
+    case.ingest(evidence, options_from_args(args), progress)
+    return case

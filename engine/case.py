@@ -193,6 +193,9 @@ class Case:
         exactly engine/tables.py's columns, and the KQL macros installed."""
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB's progress bar writes straight to the terminal: it would tear the console's
+        # screen and pollute headless output.
+        con.execute("SET enable_progress_bar = false")
         kql_functions.install(con)
         empty = []
         for name, table in TABLES.items():

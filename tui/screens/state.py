@@ -1,0 +1,176 @@
+"""What the console knows about the open case, and how it gets it (in a worker thread).
+
+``CaseSource`` says what to open; ``load_case`` opens, ingests, hunts and reads the marks,
+reporting progress through a callback; the result is a ``CaseData`` the screens read.
+Nothing here touches widgets, so the whole load can run off the UI thread.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.findings import Finding, HuntRun
+
+HUNT_A = "84026aa0-7020-45d0-9f85-d526e43de2ab"  # Exchange servers and their alerts
+HUNT_B = "a523786c-8382-4029-80e9-f1a7ecd067c1"  # suspect mailbox export on OWA
+
+UNREVIEWED = "unreviewed"
+
+# Short names that fit a narrow column; the detail view shows the full one.
+SHORT_DISPOSITION = {
+    "unreviewed": "unreviewed",
+    "true-positive": "true-pos",
+    "false-positive": "false-pos",
+    "benign": "benign",
+    "needs-follow-up": "follow-up",
+}
+# Colours degrade on 256-colour terminals; bold/dim keep the meaning under NO_COLOR.
+DISPOSITION_STYLE = {
+    "unreviewed": "",
+    "true-positive": "bold red",
+    "false-positive": "dim",
+    "benign": "green",
+    "needs-follow-up": "yellow",
+}
+
+
+@dataclass
+class CaseSource:
+    """What to open: evidence paths and a case folder, or the built-in demo."""
+    evidence: list[Path] = field(default_factory=list)
+    case_dir: Path | None = None
+    options: Any = None  # engine.case.IngestOptions, or None for the defaults
+    rules_dirs: list[Path] = field(default_factory=list)
+    demo: bool = False
+
+
+@dataclass
+class CaseData:
+    case: Any  # engine.case.Case
+    runs: list[HuntRun]
+    store: Any  # engine.dispositions.DispositionStore
+    marks: dict[str, Any]  # finding id -> Mark (unreviewed ones omitted)
+    drill: Any  # engine.drilldown.Drilldown
+    stats: Any  # engine.drilldown.EvidenceStats
+    report: Any  # engine ingest report, or None
+    warnings: list[str] = field(default_factory=list)
+    last_change: int = 0  # the store's newest change number this session has seen
+    # Prepared table rows by list name ("servers", "files"): (rows, search index).
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, rule_id: str) -> HuntRun | None:
+        return next((r for r in self.runs if r.rule_id == rule_id), None)
+
+    def findings(self, rule_id: str) -> list[Finding]:
+        run = self.run(rule_id)
+        return [] if run is None else run.findings
+
+    def finding(self, finding_id: str) -> Finding | None:
+        for run in self.runs:
+            for f in run.findings:
+                if f.finding_id == finding_id:
+                    return f
+        return None
+
+    def disposition(self, finding_id: str) -> str:
+        mark = self.marks.get(finding_id)
+        return mark.disposition if mark is not None else UNREVIEWED
+
+    def counts(self, run: HuntRun) -> dict[str, int]:
+        """Findings of ``run`` per disposition (every disposition present, zeros included)."""
+        counts = dict.fromkeys(SHORT_DISPOSITION, 0)
+        for f in run.findings:
+            counts[self.disposition(f.finding_id)] += 1
+        return counts
+
+    def apply_marks(self, marks: list[Any]) -> None:
+        """Marks this session just saved (the next sync also sees them; harmless)."""
+        for mark in marks:
+            if mark.disposition == UNREVIEWED and not mark.note:
+                self.marks.pop(mark.finding_id, None)
+            else:
+                self.marks[mark.finding_id] = mark
+
+
+def current_marks(store: Any) -> dict[str, Any]:
+    """The marks the console shows: every finding not plainly unreviewed (an unreviewed
+    finding with a note keeps its note on screen)."""
+    return {fid: m for fid, m in store.current(include_unreviewed=True).items()
+            if m.disposition != UNREVIEWED or m.note}
+
+
+Progress = Callable[[str, float | None], None]  # message, fraction done (None: unknown)
+
+
+def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseData:
+    """Open (and for the demo, create) the case, ingest, run every rule, read the marks.
+
+    Runs in a worker thread; ``progress`` is called from that thread."""
+    from engine.dispositions import DispositionStore
+    from engine.drilldown import Drilldown, quiet
+    from engine.hunts import run_rules
+    from engine.rules import load_rules
+
+    evidence = list(source.evidence)
+    case_dir = source.case_dir
+    if source.demo:
+        from engine.demo import demo_case_dir, demo_evidence_dir
+        progress("Preparing the demo evidence", None)
+        evidence = [demo_evidence_dir()]  # written on first use
+        case_dir = case_dir or demo_case_dir()
+    if case is None:
+        from engine.case import open_case
+        progress("Opening the case", None)
+        case = open_case(case_dir, evidence)
+    evidence = evidence or list(case.evidence_paths)
+    progress("Reading evidence", 0.0)
+    report = _ingest(case, evidence, source.options, progress)
+    progress("Running the hunts", None)
+    con = quiet(case.connect())
+    rules = load_rules(source.rules_dirs)
+    runs = run_rules(con, rules)
+    progress("Reading dispositions", None)
+    store = DispositionStore(case.dispositions_path)
+    last_change = store.last_change()
+    marks = current_marks(store)
+    drill = Drilldown(con)
+    stats = drill.evidence_stats()
+    return CaseData(case=case, runs=runs, store=store, marks=marks, drill=drill, stats=stats,
+                    report=report, warnings=list(getattr(store, "warnings", [])),
+                    last_change=last_change)
+
+
+def _ingest(case: Any, evidence: list[Path], options: Any, progress: Progress) -> Any:
+    def on_progress(p: Any) -> None:
+        progress(_describe_progress(p), _fraction(p))
+
+    if options is None:
+        return case.ingest(evidence, progress=on_progress)
+    return case.ingest(evidence, options, progress=on_progress)
+
+
+def _fraction(p: Any) -> float | None:
+    done = getattr(p, "bytes_done", None)
+    total = getattr(p, "bytes_total", None)
+    if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        return min(done / total, 1.0)
+    return None
+
+
+def _describe_progress(p: Any) -> str:
+    files_done = getattr(p, "files_done", None)
+    files_total = getattr(p, "files_total", None)
+    if files_done is not None and files_total:
+        return f"Reading evidence: {files_done}/{files_total} files"
+    return "Reading evidence"
+
+
+def short_time(value: Any) -> str:
+    """``2021-03-02 08:01:05`` (UTC, seconds) for table cells; details keep full precision."""
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(short_time(v) for v in value)
+    return "" if value is None else str(value)

@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         # `exhunt hunt ... | head` closed the pipe: not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # A full or read-only disk under the case, a vanished folder: one line naming the
+        # file, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"exhunt: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,205 @@
+"""Running hunt rules over a case's tables: findings with stable ids, plus coverage notes.
+
+``run_rule`` executes the rule's SQL (or its KQL, compiled at run time) on a connection
+whose ``W3CIISLog``/``SecurityAlert`` relations follow engine/tables.py, binds the rule's
+parameters as ``$name`` values, and turns every output row into a Finding whose id comes
+from the rule id and the row's key columns only.
+
+The JSON macros below complete engine/kql_functions.py for KQL's ``dynamic`` values as the
+hunts use them (``parse_json`` validity, ``tostring``/``isnotempty`` of a property, ``==``
+on a property). They are installed next to the shared macros.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import duckdb
+
+from engine import coverage, kql_functions
+from engine.findings import Finding, HuntRun, finding_id
+from engine.rules import Rule, RuleError, resolve_parameters, sql_placeholders
+
+# KQL's JSON accepts only json.org JSON. DuckDB's json_valid also accepts trailing commas
+# and NaN/Infinity; both can only appear outside string literals, so when the fast test
+# sees a candidate, every string literal is replaced by a number and the text is looked at
+# again (removing them outright would turn ["a", "b"] into the trailing comma [, ]).
+_LENIENT = r"'(,[ \t\n\r]*[\]}])|[Nn][Aa][Nn]|[Ii][Nn][Ff]'"
+_STRING_LITERAL = r"""'"(?:[^"\\]|\\.)*"'"""
+
+HUNT_MACROS: dict[str, tuple[str, str]] = {
+    # kql_fold (ASCII-only lower case) with a fast path: when every character is ASCII
+    # (bytes == characters) DuckDB's lower() gives the same text ~50x faster than
+    # translate() (measured 0.44 s against 22 s over 4.5 M csUriStem values).
+    "kql_fold_fast": (
+        "s", "CASE WHEN strlen(s) = length(s) THEN lower(s) ELSE kql_fold(s) END",
+    ),
+    # kql_contains / kql_startswith / kql_in_ci on top of the fast fold: same answers.
+    "kql_contains_fast": (
+        "hay, needle", "contains(kql_fold_fast(hay), kql_fold_fast(needle))",
+    ),
+    "kql_startswith_fast": (
+        "hay, prefix", "starts_with(kql_fold_fast(hay), kql_fold_fast(prefix))",
+    ),
+    "kql_in_ci_fast": (
+        "value, items",
+        "list_contains(list_transform(items, lambda x: kql_fold_fast(x)), "
+        "kql_fold_fast(value))",
+    ),
+    # `hay has_any (terms)` as ONE regular expression: the alternation of kql_has_pattern
+    # of every term. Same answer as kql_has_any, but when the terms are a constant (a bound
+    # parameter) DuckDB compiles the expression once instead of once per row and term
+    # (measured 0.08 s against 3.2 s on 25,000 rows).
+    "kql_has_any_pattern": (
+        "terms",
+        "list_aggregate(list_transform(terms, lambda t: '(?:' || kql_has_pattern(t) || ')'), "
+        "'string_agg', '|')",
+    ),
+    "kql_has_any_once": (
+        "hay, terms",
+        "CASE WHEN len(terms) = 0 THEN false "
+        "ELSE regexp_matches(kql_fold_fast(hay), kql_has_any_pattern(terms), 's') END",
+    ),
+    # parse_json(s) gives a JSON value (not the string itself) exactly when this is true.
+    # "" is not JSON (parse_json gives null); invalid text stays a string.
+    "kql_json_is_valid": (
+        "s",
+        f"CASE WHEN NOT coalesce(json_valid(s), false) THEN false "
+        f"WHEN NOT regexp_matches(s, {_LENIENT}) THEN true "
+        f"ELSE NOT regexp_matches(regexp_replace(s, {_STRING_LITERAL}, '0', 'g'), {_LENIENT}) "
+        f"END",
+    ),
+    # `x.Key == "text"` on a dynamic x: true only for a JSON string equal to the text
+    # (case-sensitive); a missing key is null and null == "text" is false.
+    "kql_json_string_equals": (
+        "j, path, value",
+        "coalesce(json_type(j, path) = 'VARCHAR' AND json_extract_string(j, path) = value, "
+        "false)",
+    ),
+    # isnotempty(x.Key): a missing key or JSON null is empty, so is the string "";
+    # [] and {} are not empty (KQL's isempty() documentation), nor is a number.
+    "kql_json_isnotempty": (
+        "j, path",
+        "coalesce(json_type(j, path) <> 'NULL', false) AND NOT coalesce("
+        "json_type(j, path) = 'VARCHAR' AND json_extract_string(j, path) = '', false)",
+    ),
+    # tostring(x.Key): a string's text without quotes; null or missing -> ""; true/false;
+    # an integral real as an integer (KQL prints 118.0 as 118); arrays and bags as compact
+    # JSON text.
+    "kql_json_tostring": (
+        "j, path",
+        "CASE json_type(j, path) "
+        "WHEN 'VARCHAR' THEN json_extract_string(j, path) "
+        "WHEN 'NULL' THEN '' "
+        "WHEN 'DOUBLE' THEN CASE "
+        "  WHEN isfinite(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) "
+        "   AND TRY_CAST(json_extract_string(j, path) AS DOUBLE) "
+        "       = trunc(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) "
+        "   AND abs(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) < 1e15 "
+        "  THEN CAST(CAST(TRY_CAST(json_extract_string(j, path) AS DOUBLE) AS BIGINT) AS VARCHAR) "
+        "  ELSE CAST(TRY_CAST(json_extract_string(j, path) AS DOUBLE) AS VARCHAR) END "
+        "ELSE coalesce(CAST(json_extract(j, path) AS VARCHAR), '') END",
+    ),
+}
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """The shared KQL macros plus the hunts' JSON macros, on this connection."""
+    kql_functions.install(con)
+    for name, (params, body) in HUNT_MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS {body}")
+
+
+def ensure_installed(con: duckdb.DuckDBPyConnection) -> None:
+    """install() unless every macro is already there (re-creating them costs more than a
+    small hunt)."""
+    wanted = [*kql_functions.MACROS, *HUNT_MACROS]
+    present = con.execute(
+        "SELECT count(DISTINCT function_name) FROM duckdb_functions() "
+        "WHERE function_name IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchone()[0]
+    if present != len(wanted):
+        install(con)
+
+
+def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
+             overrides: Mapping[str, Any] | None = None, *,
+             now: datetime | None = None) -> HuntRun:
+    """Run one rule: every output row becomes a Finding; the rule's coverage checks add
+    notes. Raises RuleError for bad overrides, a KQL rule that does not compile, or SQL
+    whose output lacks the rule's columns."""
+    params = resolve_parameters(rule, overrides)
+    started = time.perf_counter()
+    ensure_installed(con)
+    sql, bound = _executable(rule, params, now)
+    try:
+        cursor = con.execute(sql, bound)
+    except duckdb.Error as exc:
+        raise RuleError(f"{rule.source_path}: rule {rule.slug}: the query failed: "
+                        f"{str(exc).splitlines()[0]}") from exc
+    columns = [d[0] for d in cursor.description]
+    if rule.columns and tuple(columns) != rule.columns:
+        raise RuleError(f"{rule.source_path}: key 'columns': the query returns "
+                        f"{columns}, the rule says {list(rule.columns)}")
+    missing = [k for k in rule.key_columns if k not in columns]
+    if missing:
+        raise RuleError(f"{rule.source_path}: key 'key_columns': {missing} not among the "
+                        f"query's output columns {columns}")
+    key_index = [columns.index(k) for k in rule.key_columns]
+    findings = []
+    for values in cursor.fetchall():
+        key = tuple(values[i] for i in key_index)
+        findings.append(Finding(rule.id, finding_id(rule.id, key),
+                                dict(zip(columns, values)), key))
+    notes = coverage.run_checks(con, rule.coverage, params)
+    return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
+                   columns=columns, findings=findings, notes=notes, parameters=params,
+                   elapsed_s=time.perf_counter() - started)
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],
+              overrides: Mapping[str, Any] | None = None, *,
+              now: datetime | None = None) -> list[HuntRun]:
+    """Run several rules. An override ``name`` applies to every rule declaring that
+    parameter; ``slug.name`` to one rule. An override no selected rule takes is an error
+    (a typo must not silently run the defaults)."""
+    per_rule = split_overrides(rules, overrides or {})
+    return [run_rule(con, rule, per_rule[rule.id], now=now) for rule in rules]
+
+
+def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]
+                    ) -> dict[str, dict[str, Any]]:
+    per_rule: dict[str, dict[str, Any]] = {r.id: {} for r in rules}
+    for name, value in overrides.items():
+        used = False
+        slug, dot, pname = name.rpartition(".")
+        for rule in rules:
+            names = {p.name for p in rule.parameters}
+            if dot and slug in (rule.slug, rule.id.lower()) and pname in names:
+                per_rule[rule.id][pname] = value
+                used = True
+            elif not dot and name in names:
+                per_rule[rule.id][name] = value
+                used = True
+        if not used:
+            known = sorted({f"{r.slug}.{p.name}" for r in rules for p in r.parameters})
+            raise RuleError(f"--set {name}: no selected rule has this parameter; "
+                            f"parameters: {', '.join(known) or 'none'}")
+    return per_rule
+
+
+def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
+                ) -> tuple[str, Any]:
+    if rule.sql is not None:
+        return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}
+    try:
+        from engine.kql import compile_kql  # written in parallel; imported only when needed
+    except ImportError as exc:
+        raise RuleError(f"{rule.source_path}: rule {rule.slug} has no `sql` and the KQL "
+                        f"compiler is not available: {exc}") from exc
+    try:
+        compiled = compile_kql(rule.query, now=now)
+    except Exception as exc:  # KqlError and anything the compiler did not foresee
+        raise RuleError(f"{rule.source_path}: key 'query': cannot compile the KQL: "
+                        f"{exc}") from exc
+    return compiled.sql, list(compiled.params)

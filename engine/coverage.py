@@ -25,18 +25,18 @@ _HUNT_B_STEMS = """
     SELECT stem AS csUriStem
     FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog
           WHERE contains(lower(csUriStem), '/owa/') GROUP BY csUriStem)
-    WHERE kql_contains_fast(stem, '/owa/')
-      AND NOT kql_in_ci_fast(kql_split_last(stem, '.'), $scripting_extensions::VARCHAR[])
+    WHERE kql_contains(stem, '/owa/')
+      AND NOT kql_in_ci(kql_split_last(stem, '.'), $scripting_extensions::VARCHAR[])
       AND kql_split_last(stem, '/') <> ''
 """
 _HUNT_B_CLIENTS = """
     SELECT ip AS cIP
     FROM (SELECT min(cIP) AS ip FROM W3CIISLog GROUP BY cIP)
-    WHERE NOT kql_in_ci_fast(ip, $excluded_ips::VARCHAR[])
+    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
       AND kql_ipv4_is_private(ip) = false
-      AND NOT kql_startswith_fast(ip, 'fe80')
-      AND NOT kql_startswith_fast(ip, '::')
-      AND NOT kql_startswith_fast(ip, '127.')
+      AND NOT kql_startswith(ip, 'fe80')
+      AND NOT kql_startswith(ip, '::')
+      AND NOT kql_startswith(ip, '127.')
 """
 # Client addresses (with request counts) of the requests hunt B keeps up to its client
 # filters, that `ipv4_is_private(cIP) == false` drops because the function is null for
@@ -47,14 +47,14 @@ _HUNT_B_NON_IPV4_CLIENTS = f"""
         FROM W3CIISLog AS r JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
         WHERE kql_isempty(r.csUriQuery)
         GROUP BY r.cIP)
-    WHERE NOT kql_in_ci_fast(ip, $excluded_ips::VARCHAR[]) AND kql_ipv4_is_private(ip) IS NULL
+    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[]) AND kql_ipv4_is_private(ip) IS NULL
 """
 # Hunt A's left side: the lower-cased computers that served an Exchange path.
 _HUNT_A_SERVERS = """
     SELECT DISTINCT lower(Computer) AS computer FROM W3CIISLog
     WHERE csUriStem IN (
         SELECT stem FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog GROUP BY csUriStem)
-        WHERE kql_has_any_once(stem, $exchange_paths::VARCHAR[]))
+        WHERE kql_has_any(stem, $exchange_paths::VARCHAR[]))
 """
 
 # Hunt A's right side up to the computer name, over every top-level element (no 128 cap):

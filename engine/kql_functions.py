@@ -113,8 +113,14 @@ MACROS: dict[str, tuple[str, str]] = {
 }
 
 
-def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or replace) every KQL macro on this connection, as temporary macros so that
-    a read-only case database can still be queried."""
-    for name, (params, body) in MACROS.items():
+def install_macros(con: duckdb.DuckDBPyConnection, macros: dict[str, tuple[str, str]]) -> None:
+    """Create (or replace) the given macros on this connection, as temporary macros so that
+    a read-only case can still be queried. Names and bodies are fixed text in exhunt's
+    source, never values."""
+    for name, (params, body) in macros.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS {body}")
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or replace) every shared KQL macro on this connection."""
+    install_macros(con, MACROS)

@@ -177,5 +177,4 @@ MACROS: dict[str, tuple[str, str]] = {
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """Install the shared KQL macros and the compiler's own on this connection."""
     kql_functions.install(con)
-    for name, (params, body) in MACROS.items():
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS {body}")
+    kql_functions.install_macros(con, MACROS)

@@ -75,6 +75,13 @@ class IngestProgress:
     def rate_mb_s(self) -> float:
         return self.bytes_done / 1e6 / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far; None until a byte has been read."""
+        if self.bytes_done <= 0 or self.elapsed_s <= 0:
+            return None
+        return max(self.bytes_total - self.bytes_done, 0) * self.elapsed_s / self.bytes_done
+
 
 @dataclass
 class FileReport:

@@ -53,6 +53,9 @@ class _StderrProgress:
         line = (f"\rexhunt: {p.files_done}/{p.files_total} files, "
                 f"{p.bytes_done / 1e6:,.1f}/{p.bytes_total / 1e6:,.1f} MB, "
                 f"{p.rate_mb_s:,.0f} MB/s")
+        if not final and p.eta_s is not None:
+            minutes, seconds = divmod(int(p.eta_s), 60)
+            line += f", about {minutes}:{seconds:02d} left"
         sys.stderr.write(line[:200] + ("\n" if final else ""))
         sys.stderr.flush()
 

@@ -102,10 +102,14 @@ class BenchContext:
         """).format(repo=str(self.repo), code=code, mark=_RESULT_MARK)
         proc = subprocess.run([self.python, "-c", wrapper], cwd=self.repo, capture_output=True,
                               text=True, env={**os.environ, **(env or {})}, timeout=timeout)
-        marker = [line for line in proc.stdout.splitlines() if line.startswith(_RESULT_MARK)]
+        # DuckDB's progress bar can write to stdout without a newline, so the result line may
+        # not start at the beginning of a line: look for the mark anywhere in it.
+        marker = [line.split(_RESULT_MARK, 1)[1] for line in proc.stdout.splitlines()
+                  if _RESULT_MARK in line]
         if proc.returncode != 0 or not marker:
-            raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
-        data = json.loads(marker[-1][len(_RESULT_MARK):])
+            raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr.strip()[-800:]}"
+                               f" | stdout tail: {proc.stdout.strip()[-300:]!r}")
+        data = json.loads(marker[-1])
         return ChildRun(data["seconds"], data["rss"], data["value"], proc.stdout)
 
     def mb_s(self, seconds: float) -> float:

@@ -7,6 +7,7 @@ which is what caching avoids. One process at a time ingests a case (``flock`` on
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -26,6 +27,26 @@ from engine.evidence.hosts import HostMap, host_for_file
 from engine.evidence.w3c import W3CReadOptions, read_w3c
 
 MEMORY_LIMIT = "768MB"  # leaves room under 1 GiB RSS for Python and the directive pass
+
+
+class CaseWriteError(OSError):
+    """The case folder cannot be written (disk full, read-only, size limit). The ingest
+    stops and records nothing, so the next run reads the same evidence again."""
+
+
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS)
+
+
+def _case_write_failed(exc: BaseException, case: Case) -> bool:
+    """Whether ``exc`` is the case failing to be written, not the evidence failing to be
+    read: DuckDB reports write errors as text naming the file it was writing."""
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return True
+    text = str(exc)
+    lowered = text.lower()
+    return str(case.path) in text and any(
+        word in lowered for word in ("could not write", "no space left", "file too large",
+                                     "read-only file system", "disk quota"))
 
 
 def _workers() -> int:
@@ -68,7 +89,8 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
         _remove_orphans(case, old)
 
         host_map = HostMap.load(options.host_map) if options.host_map else None
-        found = discover.walk(evidence)
+        # A case kept inside the evidence folder must not read its own tables back.
+        found = [f for f in discover.walk(evidence) if not _inside(f.path, case.path)]
         sizes = {}
         for item in found:
             try:
@@ -157,6 +179,14 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
         return report
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(folder))
+    except ValueError:
+        return False
+    return True
+
+
 def _remove_orphans(case: Case, manifest: dict) -> None:
     """Data folders no manifest names: left by an ingest that was killed."""
     data_dir = case.path / "data"
@@ -216,6 +246,11 @@ def _ingest_one(case: Case, con: duckdb.DuckDBPyConnection, item: discover.Found
             _read_export(con, item, sniffed, out_dir, file_id, entry, options)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the ingest
         shutil.rmtree(out_dir, ignore_errors=True)
+        if _case_write_failed(exc, case):
+            # Not the evidence's fault: recording it as skipped would cache the skip.
+            raise CaseWriteError(getattr(exc, "errno", None) or errno.EIO,
+                                 f"cannot write the case {case.path}: "
+                                 f"{str(exc).splitlines()[0][:300]}") from exc
         entry.update(kind=discover.SKIPPED, rows=0, bad_lines=0, data=None, table=None,
                      reason=f"could not be read: {str(exc).splitlines()[0][:300]}")
         return entry, False
@@ -229,7 +264,8 @@ def _ingest_one(case: Case, con: duckdb.DuckDBPyConnection, item: discover.Found
 def _read_raw(con, item, sniffed, out_dir, tmp_dir, file_id, entry, options, host_map) -> None:
     host = host_for_file(item.path, item.root, host_map, options.default_domain)
     opts = W3CReadOptions(
-        file_id=file_id, file_uri=str(item.path), host=host,
+        # FileUri is text: bytes of a name that are not UTF-8 become U+FFFD.
+        file_id=file_id, file_uri=os.fsencode(item.path).decode("utf-8", "replace"), host=host,
         host_map=dict(host_map.entries) if host_map else {},
         default_domain=options.default_domain, tenant_id=options.tenant_id,
         keep_dash=options.keep_dash,
@@ -255,6 +291,6 @@ def _read_export(con, item, sniffed, out_dir, file_id, entry, options) -> None:
     notes = list(result.notes)
     if sniffed.aliases:
         notes.insert(0, sniffed.aliases)
-    entry.update(rows=result.rows, notes=notes, table=table,
+    entry.update(rows=result.rows, notes=notes, table=table, bad_lines=result.bad_lines,
                  dash_queries=result.dash_queries,
                  computer=", ".join(result.computers) if result.computers else None)

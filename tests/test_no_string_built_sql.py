@@ -378,14 +378,6 @@ def _scanned_files() -> list[str]:
 # report (file, function, what is formatted). strict: a fix makes the test pass, and the
 # then-unexpected pass fails until the entry is removed here.
 KNOWN_BUGS: dict[str, str] = {
-    "engine/evidence/exports.py": (
-        "bug: read_export formats the case's output paths (dest, out) into COPY ... TO '...'; "
-        "DuckDB 2.0 binds a COPY destination ($p, also with PARTITION_BY): bind it"
-    ),
-    "engine/evidence/w3c.py": (
-        "bug: _copy (dest) and _write_bad_lines (out) format output paths into COPY ... TO "
-        "'...'; DuckDB 2.0 binds a COPY destination: bind it"
-    ),
     "engine/case.py": (
         "bug: Case.connect formats the Parquet file list (listing) into CREATE VIEW; "
         "con.read_parquet(files).select(...).create_view(name) takes the list as a value"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import zlib
 import io
 import json
 import os
@@ -45,6 +46,139 @@ class Sniffed:
     aliases: str | None = None  # e.g. "msticpy alertlist column names" for reports
 
 
+class ForgivingGzip:
+    """A gzip reader for evidence: yields every byte that can be decompressed and stops,
+    without raising, at a cut or at damaged data; ``damage`` then says what happened.
+
+    Python's gzip module raises EOFError on a cut file and zlib.error on corrupt data, and
+    drops what the failing read had decompressed; a half-copied log must still give the
+    rows before the damage. Members are inflated as raw deflate after parsing each header
+    ourselves, so a bad CRC (the data itself intact) loses nothing. Several members (log
+    rotation appends them) are read one after another.
+    """
+
+    RAW_CHUNK = 64 * 1024
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self._pending = b""  # compressed bytes read but not yet inflated
+        self._out = bytearray()
+        self._inflater = None
+        self._done = False
+        self.damage: str | None = None
+        self.consumed = 0  # compressed bytes inflated so far
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def _read_raw(self) -> bytes:
+        chunk = self._raw.read(self.RAW_CHUNK)
+        return chunk
+
+    def _need(self, size: int) -> bool:
+        while len(self._pending) < size:
+            chunk = self._read_raw()
+            if not chunk:
+                return False
+            self._pending += chunk
+        return True
+
+    def _start_member(self) -> bool:
+        """Parse a member header from ``_pending``; False at a clean end or on damage."""
+        if not self._need(1):
+            return False  # clean end of the last member
+        if not self._need(10):
+            self.damage = "gzip member header cut short"
+            return False
+        head = self._pending
+        if head[:2] != b"\x1f\x8b" or head[2] != 8:
+            if self._inflater is not None and not head.strip(b"\x00"):
+                return False  # zero padding after the last member
+            self.damage = ("bytes after the gzip data are not gzip" if self._inflater is not None
+                           else "not a gzip header")
+            return False
+        flags, pos = head[3], 10
+        try:
+            if flags & 4:  # FEXTRA
+                if not self._need(pos + 2):
+                    raise EOFError
+                pos += 2 + int.from_bytes(self._pending[pos:pos + 2], "little")
+            for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+                if flags & flag:
+                    while True:
+                        end = self._pending.find(b"\x00", pos)
+                        if end >= 0:
+                            pos = end + 1
+                            break
+                        if not self._need(len(self._pending) + 1):
+                            raise EOFError
+            if flags & 2:  # FHCRC
+                pos += 2
+            if not self._need(pos):
+                raise EOFError
+        except EOFError:
+            self.damage = "gzip member header cut short"
+            return False
+        self._pending = self._pending[pos:]
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return True
+
+    def _fill(self, size: int) -> None:
+        while len(self._out) < size and not self._done:
+            if self._inflater is None or self._inflater.eof:
+                if self._inflater is not None:
+                    # Skip the 8-byte trailer (CRC, length) of the member just ended.
+                    self._pending = self._inflater.unused_data + self._pending
+                    self._need(8)
+                    self._pending = self._pending[8:]
+                if not self._start_member():
+                    self._done = True
+                    break
+            data = self._pending or self._read_raw()
+            self._pending = b""
+            if not data:
+                self.damage = self.damage or "gzip data cut short (the file ends mid-stream)"
+                self._done = True
+                break
+            try:
+                self._out += self._inflater.decompress(data)
+            except zlib.error as exc:
+                self.damage = f"gzip data damaged ({exc})"
+                self._done = True
+                break
+            self.consumed += len(data) - len(self._inflater.unused_data)
+            if self._inflater.eof:
+                self._pending = self._inflater.unused_data
+                self._inflater = _Ended(self._pending)
+                self._pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            while not self._done:
+                self._fill(len(self._out) + (1 << 20))
+            data, self._out = bytes(self._out), bytearray()
+            return data
+        self._fill(size)
+        data = bytes(self._out[:size])
+        del self._out[:size]
+        return data
+
+
+class _Ended:
+    """Stands for an inflater whose member has ended (keeps what followed it)."""
+
+    eof = True
+
+    def __init__(self, unused: bytes) -> None:
+        self.unused_data = unused
+
+
 def walk(paths: list[Path]) -> list[Found]:
     """Every regular file under ``paths``, sorted, links not followed (reported as skipped)."""
     found: list[Found] = []
@@ -59,7 +193,12 @@ def walk(paths: list[Path]) -> list[Found]:
         if not root.is_dir():
             found.append(Found(root, root, "not found"))
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        def unlistable(err: OSError, root: Path = root) -> None:
+            # os.walk skips a folder it cannot list; the report must name it instead.
+            where = Path(err.filename) if err.filename else root
+            found.append(Found(where, root, f"cannot list folder: {err.strerror or err}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unlistable):
             dirnames.sort()
             base = Path(dirpath)
             for name in list(dirnames):
@@ -86,11 +225,8 @@ def read_head(path: Path) -> tuple[bytes, bool]:
         magic = raw.read(2)
         raw.seek(0)
         if magic == b"\x1f\x8b":
-            try:
-                with gzip.open(raw) as gz:
-                    return gz.read(HEAD_BYTES), True
-            except (OSError, EOFError):
-                return b"", True
+            # A cut or damaged .gz still shows what it starts with (never raises zlib.error).
+            return ForgivingGzip(raw).read(HEAD_BYTES), True
         return raw.read(HEAD_BYTES), False
 
 
@@ -108,7 +244,16 @@ def sniff(path: Path) -> Sniffed:
     if not head.strip():
         return Sniffed(SKIPPED, gz=gz, reason="empty file")
     if b"\x00" in head[:4096]:
+        # IIS logs cut by a crash hold runs of NUL bytes, and a damaged export can too: the
+        # text without them decides what the file is; only failing that is it binary.
+        sniffed = _sniff_text(head.replace(b"\x00", b""), gz)
+        if sniffed.kind != SKIPPED:
+            return sniffed
         return Sniffed(SKIPPED, gz=gz, reason="binary file (not a log or export)")
+    return _sniff_text(head, gz)
+
+
+def _sniff_text(head: bytes, gz: bool) -> Sniffed:
     text = head.decode("utf-8", "replace").lstrip("\ufeff")
     w3c = _sniff_w3c(head, text)
     if w3c is not None:
@@ -122,15 +267,18 @@ def sniff(path: Path) -> Sniffed:
 def _sniff_w3c(head: bytes, text: str) -> tuple[str, str | None] | None:
     lines = text.splitlines()
     directives = [ln for ln in lines[:2000] if ln.startswith("#")]
-    software = " ".join(d for d in directives if d.lower().startswith("#software"))
+    # What wrote the file is what its first #Software and #Fields say: one stray directive
+    # further down (a damaged or doctored log) must not turn an IIS log into a skipped file.
+    software = next((d for d in directives if d.lower().startswith("#software")), "")
     fields_lines = [d for d in directives if d.lower().startswith("#fields:")]
+    first_fields = fields_lines[:1]
     if directives and any(":" in d for d in directives[:5]):
         if re.search(r"Microsoft Exchange Server", software, re.I) or any(
-            "message-id" in f.lower() or "event-id" in f.lower() for f in fields_lines
+            "message-id" in f.lower() or "event-id" in f.lower() for f in first_fields
         ):
             return SKIPPED, "Exchange message-tracking/protocol log (W3C-style, comma-separated), not IIS"
         if re.search(r"firewall", software, re.I) or any(
-            {"src-ip", "dst-ip", "action"} <= set(f.lower().split()) for f in fields_lines
+            {"src-ip", "dst-ip", "action"} <= set(f.lower().split()) for f in first_fields
         ):
             return SKIPPED, "Windows Firewall log (W3C format), not a web server log"
         if fields_lines:

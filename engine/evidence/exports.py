@@ -12,7 +12,10 @@ and Parquet columns are renamed in Arrow before DuckDB sees them.
 """
 from __future__ import annotations
 
+import io
 import re
+from glob import escape as glob_escape
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +79,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     dash_queries: int = 0  # csUriQuery == "-" in a W3CIISLog export
     reason: str | None = None
+    bad_lines: int = 0  # malformed records left out of a damaged export
 
 
 def _csv_header(path: Path, gz: bool) -> list[str]:
@@ -167,7 +171,36 @@ def _text_expr(col: str, sql_type: str) -> str:
 def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, table_name: str,
                 out_dir: Path, opts: ExportOptions) -> ExportResult:
     result = ExportResult()
-    original, types = _source_columns(con, path, fmt, gz)
+    readable = path
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        # A name that is not UTF-8 cannot be handed to DuckDB: read a private copy.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        readable = out_dir / ("source." + fmt + (".gz" if gz else ""))
+        shutil.copyfile(path, readable)
+    try:
+        try:
+            original, types = _source_columns(con, readable, fmt, gz)
+        finally:
+            if readable != path:
+                readable.unlink(missing_ok=True)
+    except duckdb.Error:
+        if fmt not in ("csv", "json", "jsonl"):
+            raise
+        # One malformed record made DuckDB give up on the file: keep the good records.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        salvaged = out_dir / ("salvaged.csv" if fmt == "csv" else "salvaged.jsonl")
+        bad = _salvage_copy(path, fmt, gz, salvaged)
+        try:
+            original, types = _source_columns(con, salvaged, "csv" if fmt == "csv" else "jsonl",
+                                              False)
+        finally:
+            salvaged.unlink(missing_ok=True)
+        result.bad_lines = len(bad)
+        _write_bad_records(out_dir / "bad_lines.parquet", opts.file_id, bad)
+        result.notes.append(f"damaged export: {len(bad)} malformed record(s) left out "
+                            "(listed with --bad-lines), the other records loaded")
     table: Table = W3CIISLOG if table_name == "W3CIISLog" else SECURITYALERT
     position: dict[str, int] = {}
     for i, name in enumerate(original):
@@ -213,7 +246,6 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
     used = {k: v for k, v in params.items() if f"${k}" in query}
     target = out_dir / table.name
     target.mkdir(parents=True, exist_ok=True)
-    dest = str(target).replace("'", "''")
     if table is W3CIISLOG:
         dash_src = position.get("csUriQuery")
         if dash_src is not None:
@@ -225,12 +257,13 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                    coalesce(nullif(left(regexp_replace(lower("Computer"), '[^a-z0-9._-]', '_',
                                     'g'), 100), ''), '_') AS host,
                    coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
-                FROM ({query})) TO '{dest}'
+                FROM ({query})) TO $copy_dest
                 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
                  OVERWRITE_OR_IGNORE true)""",
-            used,
+            {**used, "copy_dest": str(target)},
         )
-        glob = str(target / "kind=rows" / "**" / "*.parquet")
+        # The case folder may be named "[x]case": its own path must not act as a pattern.
+        glob = glob_escape(str(target / "kind=rows")) + "/**/*.parquet"
         if (target / "kind=rows").exists():
             result.rows = con.execute(
                 "SELECT count(*) FROM read_parquet($g, hive_partitioning=false)", {"g": glob}
@@ -245,8 +278,8 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                 "isempty(csUriQuery) does not match '-'"
             )
     else:
-        out = str(target / "data_0.parquet").replace("'", "''")
-        con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)", used)
+        con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd)",
+                    {**used, "copy_dest": str(target / "data_0.parquet")})
         result.rows = con.execute(
             "SELECT count(*) FROM read_parquet($g)", {"g": str(target / "data_0.parquet")}
         ).fetchone()[0]
@@ -258,3 +291,121 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
             result.notes.append(f"{bad_times} rows without a readable TimeGenerated")
     con.execute("DROP TABLE IF EXISTS export_src_t")
     return result
+
+
+def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path) -> list[tuple[int, str]]:
+    """Write to ``dest`` every record of a damaged CSV / JSON / JSON-lines export that still
+    parses; return the (line, raw text) of each record left out.
+
+    DuckDB's readers stop at the first malformed record (a copy cut inside a quoted field,
+    invalid UTF-8, one line that is not JSON) and the whole file would be lost: this slower
+    record-by-record pass runs only then, so a damaged export keeps its good records and its
+    bad ones are counted and named."""
+    import csv
+    import gzip
+    import json
+
+    from engine.evidence.discover import ForgivingGzip
+
+    with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src:
+        raw = src.read()
+    text = raw.decode("utf-8", "replace").lstrip("\ufeff").replace("\x00", "\ufffd")
+    bad: list[tuple[int, str]] = []
+    if fmt == "csv":
+        lines = text.splitlines()
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with open(dest, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            header: list[str] | None = None
+            start = 1
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    # Resynchronise at the next physical line.
+                    end = reader.line_num
+                    bad.append((start, "\n".join(lines[start - 1:end])[:10000]))
+                    reader = csv.reader(io.StringIO("\n".join(lines[end:]), newline=""),
+                                        strict=True)
+                    offset = end
+                    start = end + 1
+                    reader = _OffsetReader(reader, offset)
+                    continue
+                end = reader.line_num
+                if header is None:
+                    header = record
+                    writer.writerow(record)
+                elif len(record) > len(header) or not any(record):
+                    if any(record):
+                        bad.append((start, "\n".join(lines[start - 1:end])[:10000]))
+                else:
+                    writer.writerow(record + [""] * (len(header) - len(record)))
+                start = end + 1
+        return bad
+    records: list[dict] = []
+    if fmt == "jsonl":
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                value = None
+            if isinstance(value, dict):
+                records.append(value)
+            else:
+                bad.append((number, line[:10000]))
+    else:  # a JSON array: keep each element that decodes, up to where the text breaks
+        decoder = json.JSONDecoder()
+        pos = text.find("[") + 1
+        while 0 < pos < len(text):
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            if pos >= len(text) or text[pos] == "]":
+                break
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except ValueError:
+                line = text.count("\n", 0, pos) + 1
+                bad.append((line, text[pos:pos + 10000]))
+                break
+            if isinstance(value, dict):
+                records.append(value)
+            else:
+                bad.append((text.count("\n", 0, pos) + 1, json.dumps(value)[:10000]))
+    with open(dest, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return bad
+
+
+class _OffsetReader:
+    """A csv reader restarted after a damaged record, numbering lines from the file start."""
+
+    def __init__(self, reader, offset: int) -> None:
+        self._reader, self._offset = reader, offset
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._reader)
+
+    @property
+    def line_num(self) -> int:
+        return self._reader.line_num + self._offset
+
+
+def _write_bad_records(dest: Path, file_id: int, bad: list[tuple[int, str]]) -> None:
+    """The records left out, in the shape Case.bad_lines reads (file id, line, text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "_file_id": pa.array([file_id] * len(bad), pa.int32()),
+        "line": pa.array([line for line, _text in bad], pa.int64()),
+        "text": pa.array([text for _line, text in bad], pa.string()),
+    })
+    pq.write_table(table, dest)

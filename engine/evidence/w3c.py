@@ -23,6 +23,7 @@ from a cleaned private copy in the case's temp folder, never by touching the evi
 from __future__ import annotations
 
 import codecs
+import glob
 import gzip
 import re
 import shutil
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from engine.evidence.discover import ForgivingGzip
 from engine.evidence.hosts import FileHost
 from engine.evidence.w3c_layout import (
     DATE_FIELDS,
@@ -300,10 +302,9 @@ def _clean_copy(path: Path, gz: bool, dest: Path) -> None:
     replaced by U+FFFD, blank lines replaced by a lone ``#`` (a line the reader keeps and
     the loader ignores), lone CRs shown as U+240D."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    opener = gzip.open if gz else open
     blank = re.compile(r"(?m)^(?=\r?\n)")
     lone_cr = re.compile(r"\r(?!\n)")
-    with opener(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as out:
+    with _open_stream(path, gz) as src, open(dest, "w", encoding="utf-8", newline="") as out:
         carry = ""
         while True:
             chunk = src.read(8 * 1024 * 1024)
@@ -323,8 +324,17 @@ def _clean_copy(path: Path, gz: bool, dest: Path) -> None:
                 break
 
 
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        return False
+    return True
+
+
 def _open_stream(path: Path, gz: bool):
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    # ForgivingGzip: a cut or damaged .gz gives its rows up to the damage, never an error.
+    return ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")
 
 
 def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path,
@@ -333,6 +343,7 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
     result = W3CResult()
     with _open_stream(path, gz) as stream:
         info = scan_directives(stream)
+    damage = getattr(stream, "damage", None)
     if not info.layouts:
         result.reason = "W3C-style lines but no #Fields line: the field order is unknown"
         return result
@@ -344,10 +355,15 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
     source = path
     compression = "gzip" if gz else "none"
     cleaned: Path | None = None
-    if info.needs_clean_copy:
+    # A file name that is not UTF-8 cannot be handed to DuckDB: read a private copy.
+    if info.needs_clean_copy or damage or not _utf8_name(path):
+        # DuckDB's own gzip reader stops the whole file at damage: read the private copy
+        # of what could be decompressed instead.
         cleaned = tmp_dir / f"clean-{opts.file_id}.log"
         _clean_copy(path, gz, cleaned)
         source, compression = cleaned, "none"
+        if damage:
+            result.notes.append(f"{damage}: the rows before the damage were read")
     target = out_dir / "W3CIISLog"
     try:
         try:
@@ -363,8 +379,18 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
             result.notes.append("invalid UTF-8 bytes replaced by U+FFFD (rows kept)")
         result.rows, result.bad_lines = _count(con, target)
         if result.bad_lines:
-            _write_bad_lines(con, target, source, compression, out_dir / "bad_lines.parquet",
-                             opts.file_id)
+            try:
+                _write_bad_lines(con, target, source, compression,
+                                 out_dir / "bad_lines.parquet", opts.file_id)
+            except duckdb.InvalidInputException as exc:
+                if cleaned is not None or not any(w in str(exc).lower() for w in ("unicode", "utf")):
+                    raise
+                # The fast read never looked past the widest layout's fields, the line-only
+                # read does: take the bad lines' text from a cleaned copy (same numbering).
+                cleaned = tmp_dir / f"clean-{opts.file_id}.log"
+                _clean_copy(path, gz, cleaned)
+                _write_bad_lines(con, target, cleaned, "none", out_dir / "bad_lines.parquet",
+                                 opts.file_id)
         shutil.rmtree(target / "kind=bad", ignore_errors=True)
         result.computers = _computers(con, target)
     finally:
@@ -397,9 +423,7 @@ def _copy(con, info, opts, source, compression, target: Path, quoted: bool) -> N
     sql.params["src"] = str(source)
     sql.params["compression"] = compression
     target.mkdir(parents=True, exist_ok=True)
-    # The target folder is ours (inside the case), so formatting its path is safe; DuckDB
-    # does not accept a parameter for COPY's destination.
-    dest = str(target).replace("'", "''")
+    # DuckDB 2 binds COPY's destination like any other value.
     if sql.segments is not None:
         import pyarrow as pa
 
@@ -411,9 +435,9 @@ def _copy(con, info, opts, source, compression, target: Path, quoted: bool) -> N
         }))
     try:
         con.execute(
-            f"COPY ({query}) TO '{dest}' (FORMAT parquet, COMPRESSION zstd, "
+            f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd, "
             "PARTITION_BY (kind, host, day), OVERWRITE_OR_IGNORE true)",
-            sql.params,
+            {**sql.params, "copy_dest": str(target)},
         )
     finally:
         if sql.segments is not None:
@@ -421,7 +445,8 @@ def _copy(con, info, opts, source, compression, target: Path, quoted: bool) -> N
 
 
 def _parquet_glob(target: Path, kind: str) -> str:
-    return str(target / f"kind={kind}" / "**" / "*.parquet")
+    # The case folder may be named "[x]case": its own path must not act as a pattern.
+    return glob.escape(str(target / f"kind={kind}")) + "/**/*.parquet"
 
 
 def _count(con, target: Path) -> tuple[int, int]:
@@ -450,7 +475,6 @@ def _computers(con, target: Path) -> list[str]:
 def _write_bad_lines(con, target: Path, source: Path, compression: str, dest: Path,
                      file_id: int) -> None:
     """Exact raw text of each bad line, from a line-only read of the same bytes."""
-    out = str(dest).replace("'", "''")
     con.execute(
         f"""COPY (
             SELECT CAST($fid AS INTEGER) AS _file_id, b._line AS line,
@@ -459,7 +483,7 @@ def _write_bad_lines(con, target: Path, source: Path, compression: str, dest: Pa
             LEFT JOIN (SELECT row_number() OVER () AS ln, line FROM {_LINES_SQL}) l
                    ON l.ln = b._line
             ORDER BY b._line
-        ) TO '{out}' (FORMAT parquet)""",
-        {"fid": file_id, "g": _parquet_glob(target, "bad"), "src": str(source),
+        ) TO $copy_dest (FORMAT parquet)""",
+        {"copy_dest": str(dest), "fid": file_id, "g": _parquet_glob(target, "bad"), "src": str(source),
          "compression": compression},
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -86,7 +87,14 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
         old_files: dict[str, dict] = old.get("files", {}) if same_options else {}
         ids: dict[str, int] = dict(old.get("ids", {}))
         next_id = int(old.get("next_id", 1))
-        _remove_orphans(case, old)
+        # Files an interrupted ingest finished: their data folders are complete, so they
+        # count as read (if unchanged since) and the ingest resumes where it stopped.
+        resumed = _read_journal(case, fingerprint)
+        for key, entry in resumed.items():
+            old_files[key] = entry
+            ids[key] = int(entry["id"])
+        next_id = max([next_id, *(i + 1 for i in ids.values())])
+        _remove_orphans(case, old, keep={e["data"] for e in resumed.values() if e.get("data")})
 
         host_map = HostMap.load(options.host_map) if options.host_map else None
         # A case kept inside the evidence folder must not read its own tables back.
@@ -126,6 +134,8 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             with ThreadPoolExecutor(max_workers=_workers()) as pool:
                 for key, entry, cached in pool.map(one, found):
                     results[key] = (entry, cached)
+                    if not cached:
+                        _journal(case, fingerprint, key, entry)
                     done_files += 1
                     done_bytes += sizes.get(key, 0)
                     if progress is not None:
@@ -170,6 +180,7 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             "garbage": superseded,
         }
         case.write_manifest(new_manifest)
+        _journal_path(case).unlink(missing_ok=True)  # the manifest now holds all of it
         for data in old.get("garbage", []):
             if data not in referenced:
                 shutil.rmtree(case.path / data, ignore_errors=True)
@@ -187,13 +198,52 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
-def _remove_orphans(case: Case, manifest: dict) -> None:
-    """Data folders no manifest names: left by an ingest that was killed."""
+def _journal_path(case: Case) -> Path:
+    return case.path / "ingest-journal.jsonl"
+
+
+def _journal(case: Case, fingerprint: object, key: str, entry: dict) -> None:
+    """Record one finished file (fsynced) so an interrupted ingest can resume after it."""
+    line = json.dumps({"options": fingerprint, "path": key, "entry": entry}) + "\n"
+    with open(_journal_path(case), "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_journal(case: Case, fingerprint: object) -> dict[str, dict]:
+    """Files finished by an ingest that did not complete, with the same options. A line cut
+    by the interruption (or otherwise unreadable) ends the journal."""
+    try:
+        lines = _journal_path(case).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    finished: dict[str, dict] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+            entry = record["entry"]
+            int(entry["id"])
+        except (ValueError, KeyError, TypeError):
+            break
+        if record.get("options") != fingerprint:
+            continue
+        data = entry.get("data")
+        if data and not (case.path / data).is_dir():
+            continue
+        finished[record["path"]] = entry
+    return finished
+
+
+def _remove_orphans(case: Case, manifest: dict, keep: set[str] = frozenset()) -> None:
+    """Data folders no manifest names: left by an ingest that was killed (except those its
+    journal says are complete, in ``keep``)."""
     data_dir = case.path / "data"
     if not data_dir.exists():
         return
     known = {e.get("data") for e in manifest.get("files", {}).values()}
     known.update(manifest.get("garbage", []))
+    known.update(keep)
     for folder in data_dir.iterdir():
         if f"data/{folder.name}" not in known:
             shutil.rmtree(folder, ignore_errors=True)

@@ -21,6 +21,7 @@ from typing import Any, Sequence, TextIO
 from engine.export import cell_text, inert_cell
 from engine.findings import HuntRun
 from engine.hunts import run_rules
+from engine.import_results import combine_runs, imported_runs
 from engine.jsonvalues import to_json_value
 from engine.rules import RuleError, find_rule, load_rules, parse_assignments
 from tui.commands.common import add_evidence_arguments, case_from_args
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
     parser.add_argument("--rules", action="append", default=[], type=Path, metavar="DIR",
                         dest="rule_dirs", help="also load rule files from DIR (repeatable)")
     parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="spark: run the same rules on Apache Spark over the case's Parquet "
+                             "(pip install 'exhunt[spark]'; EXHUNT_SPARK_MASTER picks the master)")
     parser.add_argument("--now", default=None, metavar="TS",
                         help="the time ago()/now() mean in KQL-only rules (ISO 8601, UTC)")
     parser.add_argument("--list-rules", action="store_true",
@@ -65,14 +69,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"exhunt hunt: {exc}", file=sys.stderr)
         return 2
     case = case_from_args(args)
-    con = case.connect()
-    try:
-        runs = run_rules(con, selected, overrides, now=now)
-    except RuleError as exc:
-        print(f"exhunt hunt: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        con.close()
+    if args.engine == "spark":
+        from engine.spark import SparkTranslationError, SparkUnavailable, run_rules_spark
+        try:
+            runs = run_rules_spark(case.path, selected, overrides, now=now)
+        except (RuleError, SparkTranslationError, SparkUnavailable) as exc:
+            print(f"exhunt hunt: {exc}", file=sys.stderr)
+            return 2
+    else:
+        con = case.connect()
+        try:
+            runs = run_rules(con, selected, overrides, now=now)
+        except RuleError as exc:
+            print(f"exhunt hunt: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            con.close()
+    runs = combine_runs(runs, imported_runs(case.path, selected))
     write_runs(runs, args.format, sys.stdout)
     write_notes(runs, sys.stderr)
     return 0

@@ -154,11 +154,14 @@ def hunt_runs(case: Case, rule_dirs: Sequence[Path], only: Sequence[str] = ()) -
             rule = find_rule(rules, name)
             chosen[rule.id] = rule
         rules = list(chosen.values())
+    from engine.import_results import combine_runs, imported_runs
     con = case.connect()
     try:
-        return run_rules(con, rules)
+        runs = run_rules(con, rules)
     finally:
         con.close()
+    # Results imported from Log Analytics (exhunt import) are findings too.
+    return combine_runs(runs, imported_runs(case.path, rules))
 
 
 def hunt_runs_or_warn(case: Case, rule_dirs: Sequence[Path]) -> list[HuntRun] | None:

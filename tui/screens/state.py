@@ -111,6 +111,7 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     from engine.dispositions import DispositionStore
     from engine.drilldown import Drilldown, quiet
     from engine.hunts import run_rules
+    from engine.import_results import combine_runs, imported_runs
     from engine.rules import load_rules
 
     evidence = list(source.evidence)
@@ -130,7 +131,8 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     progress("Running the hunts", None)
     con = quiet(case.connect())
     rules = load_rules(source.rules_dirs)
-    runs = run_rules(con, rules)
+    # Results imported from Log Analytics (exhunt import) are triaged like local ones.
+    runs = combine_runs(run_rules(con, rules), imported_runs(case.path, rules))
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()

@@ -165,7 +165,8 @@ def _is_damage(error: sqlite3.Error) -> bool:
             or "malformed" in str(error) or "not a database" in str(error))
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (the directory entry itself)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -313,7 +314,7 @@ class DispositionStore:
                         f"{mode!r}; network filesystem?): marks are still durable, but slower")
                 # The WAL file now exists; make its directory entry durable too, so the
                 # first fsynced commit cannot vanish with a lost entry on power loss.
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
                 self._con = con
                 return None
             except sqlite3.Error as exc:
@@ -586,7 +587,7 @@ def _create_store(path: Path, rows: Sequence[_Row], *, replace: bool = False) ->
                 os.link(tmp, path)
             except FileExistsError:
                 pass
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
             try:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.dispositions import UNREVIEWED, Mark
+from engine.dispositions import UNREVIEWED, Mark, fsync_dir
 from engine.findings import HuntRun
 from engine.jsonvalues import iso_utc, to_json_value
 
@@ -201,7 +201,7 @@ def write_findings_csv(path: Path, runs: Sequence[HuntRun], marks: Mapping[str, 
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return len(rows)
 
 
@@ -216,16 +216,3 @@ def write_csv(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[str
 
 def _csv_cell(text: str) -> str:
     return inert_cell(_SURROGATE.sub("\ufffd", text))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

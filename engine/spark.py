@@ -218,29 +218,6 @@ def _placeholder_names(spark_sql: str) -> list[str]:
     return list(dict.fromkeys(str(p.this) for p in tree.find_all(exp.Placeholder) if p.this))
 
 
-def _has_any_one_regex(hay: str, terms: str) -> str:
-    """engine/hunts.py's ``kql_has_any_once``: has_any as one alternation of every term's
-    pattern, so that Spark compiles one regex per query (the terms are a bound list) rather
-    than one per row and term. NULL terms are skipped, as DuckDB's string_agg skips them."""
-    letters = "a-z0-9"
-    first = f"left(__t, 1) rlike {_ALNUM_CHAR}"
-    last = f"right(__t, 1) rlike {_ALNUM_CHAR}"
-    one = (f"concat('(?:', CASE WHEN {first} THEN '(?:^|[^{letters}])' ELSE '' END, "
-           f"{_quote_regex('kql_fold(__t)')}, "
-           rf"CASE WHEN {last} THEN '(?:\\z|[^{letters}])' ELSE '' END, ')')")
-    return (f"CASE WHEN {terms} IS NULL THEN NULL WHEN size({terms}) = 0 THEN false "
-            f"WHEN NOT exists({terms}, __t -> __t IS NOT NULL) THEN NULL "
-            f"ELSE kql_fold({hay}) rlike concat_ws('|', transform({terms}, __t -> {one})) END")
-
-
-# engine/hunts.py's faster spellings of the same helpers: same answers, so same twins.
-SPARK_MACROS.update({
-    "kql_fold_fast": SPARK_MACROS["kql_fold"],
-    "kql_contains_fast": SPARK_MACROS["kql_contains"],
-    "kql_startswith_fast": SPARK_MACROS["kql_startswith"],
-    "kql_in_ci_fast": SPARK_MACROS["kql_in_ci"],
-    "kql_has_any_once": (("hay", "terms"), _has_any_one_regex("hay", "terms")),
-})
 # DuckDB helpers that return regular-expression text (RE2 syntax) have no twin: Java's
 # syntax differs, and the has/has_any twins build their own patterns.
 NO_TWIN = ("kql_has_pattern", "kql_has_any_pattern")

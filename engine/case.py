@@ -31,6 +31,7 @@ from typing import Any, Callable
 import duckdb
 
 from engine import kql_functions
+from engine.evidence.w3c_layout import DEFAULT_MAX_LINE_BYTES
 from engine.tables import TABLES, create_tables
 
 MANIFEST = "manifest.json"
@@ -44,6 +45,9 @@ class IngestOptions:
     tenant_id: str = ""  # TenantId for raw W3C files
     keep_dash: bool = False  # keep W3C "-" literally instead of "" (raw files)
     strip_export_dash: bool = False  # exports are taken as exported unless this is set
+    # A raw W3C line longer than this (bytes, after decompression) is not held in memory nor
+    # parsed: it becomes one bad line saying where it was. Bounds memory on planted files.
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
     def fingerprint(self) -> dict[str, Any]:
         """What a cached read depends on: a change re-reads every file."""
@@ -59,7 +63,9 @@ class IngestOptions:
             "tenant_id": self.tenant_id or "",
             "keep_dash": bool(self.keep_dash),
             "strip_export_dash": bool(self.strip_export_dash),
-        }
+        } | ({} if self.max_line_bytes == DEFAULT_MAX_LINE_BYTES else {
+            # Only when changed: cases read before the option existed stay cached.
+            "max_line_bytes": int(self.max_line_bytes)})
 
 
 @dataclass

@@ -318,7 +318,7 @@ def _read_raw(con, item, sniffed, out_dir, tmp_dir, file_id, entry, options, hos
         file_id=file_id, file_uri=os.fsencode(item.path).decode("utf-8", "replace"), host=host,
         host_map=dict(host_map.entries) if host_map else {},
         default_domain=options.default_domain, tenant_id=options.tenant_id,
-        keep_dash=options.keep_dash,
+        keep_dash=options.keep_dash, max_line_bytes=options.max_line_bytes,
     )
     tmp_dir.mkdir(parents=True, exist_ok=True)
     result = read_w3c(con, item.path, sniffed.gz, out_dir, tmp_dir, opts)

@@ -40,8 +40,10 @@ from engine.evidence.w3c_layout import (
     LOCAL_DATE_FIELDS,
     LOCAL_TIME_FIELDS,
     TIME_FIELDS,
+    DEFAULT_MAX_LINE_BYTES,
     URI_FIELD,
     Layout,
+    LineCap,
     W3CLayout,
     scan_directives,
 )
@@ -64,6 +66,7 @@ class W3CReadOptions:
     default_domain: str | None = None
     tenant_id: str = ""
     keep_dash: bool = False
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # longer lines are cut to a bad-line marker
 
 
 @dataclass
@@ -297,14 +300,16 @@ def host_segment(computer: str) -> str:
     return re.sub(r"[^a-z0-9._-]", "_", computer.lower())[:100] or "_"
 
 
-def _clean_copy(path: Path, gz: bool, dest: Path) -> None:
+def _clean_copy(path: Path, gz: bool, dest: Path, max_line: int = DEFAULT_MAX_LINE_BYTES) -> None:
     """A private copy DuckDB can number exactly like the directive pass: invalid UTF-8
     replaced by U+FFFD, blank lines replaced by a lone ``#`` (a line the reader keeps and
-    the loader ignores), lone CRs shown as U+240D."""
+    the loader ignores), lone CRs shown as U+240D, lines over ``max_line`` bytes replaced
+    by a one-token marker (LineCap) that loads as a bad line."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     blank = re.compile(r"(?m)^(?=\r?\n)")
     lone_cr = re.compile(r"\r(?!\n)")
-    with _open_stream(path, gz) as src, open(dest, "w", encoding="utf-8", newline="") as out:
+    with LineCap(_open_stream(path, gz), max_line) as src, \
+            open(dest, "w", encoding="utf-8", newline="") as out:
         carry = ""
         while True:
             chunk = src.read(8 * 1024 * 1024)
@@ -341,9 +346,12 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
              tmp_dir: Path, opts: W3CReadOptions) -> W3CResult:
     """Load one raw W3C file into ``out_dir`` (Parquet); never writes beside ``path``."""
     result = W3CResult()
-    with _open_stream(path, gz) as stream:
+    # Through LineCap: a planted giant line (a gzip bomb of NULs) costs neither memory nor
+    # the file's other rows; the same cap in _clean_copy keeps the line numbers equal.
+    with LineCap(_open_stream(path, gz), opts.max_line_bytes) as stream:
         info = scan_directives(stream)
     damage = getattr(stream, "damage", None)
+    long_lines = stream.long_lines
     if not info.layouts:
         result.reason = "W3C-style lines but no #Fields line: the field order is unknown"
         return result
@@ -356,11 +364,19 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
     compression = "gzip" if gz else "none"
     cleaned: Path | None = None
     # A file name that is not UTF-8 cannot be handed to DuckDB: read a private copy.
-    if info.needs_clean_copy or damage or not _utf8_name(path):
+    if long_lines:
+        first = long_lines[0]
+        more = stream.long_line_count - 1
+        result.notes.append(
+            f"line {first.line} (byte {first.offset:,} of the "
+            f"{'decompressed ' if gz else ''}file) is {first.length:,} bytes, over the "
+            f"{opts.max_line_bytes:,}-byte line limit (--max-line-bytes): read as a bad line"
+            + (f"; {more:,} more such lines" if more else ""))
+    if info.needs_clean_copy or long_lines or damage or not _utf8_name(path):
         # DuckDB's own gzip reader stops the whole file at damage: read the private copy
         # of what could be decompressed instead.
         cleaned = tmp_dir / f"clean-{opts.file_id}.log"
-        _clean_copy(path, gz, cleaned)
+        _clean_copy(path, gz, cleaned, opts.max_line_bytes)
         source, compression = cleaned, "none"
         if damage:
             result.notes.append(f"{damage}: the rows before the damage were read")
@@ -373,7 +389,7 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
                 raise
             shutil.rmtree(target, ignore_errors=True)
             cleaned = tmp_dir / f"clean-{opts.file_id}.log"
-            _clean_copy(path, gz, cleaned)
+            _clean_copy(path, gz, cleaned, opts.max_line_bytes)
             source, compression = cleaned, "none"
             _copy(con, info, opts, source, compression, target, quoted=info.quoted)
             result.notes.append("invalid UTF-8 bytes replaced by U+FFFD (rows kept)")
@@ -388,7 +404,7 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
                 # The fast read never looked past the widest layout's fields, the line-only
                 # read does: take the bad lines' text from a cleaned copy (same numbering).
                 cleaned = tmp_dir / f"clean-{opts.file_id}.log"
-                _clean_copy(path, gz, cleaned)
+                _clean_copy(path, gz, cleaned, opts.max_line_bytes)
                 _write_bad_lines(con, target, cleaned, "none", out_dir / "bad_lines.parquet",
                                  opts.file_id)
         shutil.rmtree(target / "kind=bad", ignore_errors=True)

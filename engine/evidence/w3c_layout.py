@@ -229,3 +229,137 @@ def _build_segments(result: W3CLayout) -> None:
             continue
         merged.append(seg)
     result.segments = merged
+
+
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024  # IIS lines are a few KB; a cookie-heavy one < 64 KB
+_EXCERPT_BYTES = 80
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the limit: where it starts in the (decompressed) stream."""
+
+    line: int  # 1-based line number
+    offset: int  # byte offset of its first byte in the decompressed stream
+    length: int  # its length in bytes, without the newline
+
+
+class LineCap:
+    """A byte stream with every line longer than ``max_line`` replaced by a one-token marker
+    line (its length, the limit, its offset and a visible excerpt), newlines kept, so line
+    numbers are those of the original.
+
+    Why: a planted file (a gzip bomb of NUL bytes, a 200 MB "line") must not make a reader
+    hold that line in memory or hand it to DuckDB, which aborts the whole file with an
+    internal message. Memory stays below ``max_line`` + one chunk whatever the input. Normal
+    data costs a few ``rfind`` calls per chunk (the check jumps ``max_line`` bytes at a time).
+    """
+
+    def __init__(self, raw: BinaryIO, max_line: int = DEFAULT_MAX_LINE_BYTES,
+                 keep: int = 1000) -> None:
+        self._raw = raw
+        self.max_line = max(int(max_line), 1024)
+        self._keep = keep
+        self._tail = b""  # start of a line not yet ended, at most max_line bytes
+        self._base = 0  # decompressed offset of the first byte not yet passed (_tail, then buf[pos])
+        self._lines = 0  # newlines passed before _tail
+        self._cutting: tuple[int, int, bytes] | None = None  # (line, offset, excerpt)
+        self._cut_len = 0
+        self._eof = False
+        self.long_lines: list[LongLine] = []  # the first ``keep`` of them
+        self.long_line_count = 0
+
+    def __getattr__(self, name: str):
+        # ``damage``/``consumed`` of a ForgivingGzip underneath stay visible.
+        return getattr(self._raw, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._raw.close()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def read(self, size: int = -1) -> bytes:
+        """The next processed bytes (any length; ``b""`` only at the end)."""
+        while not self._eof:
+            raw = self._raw.read(CHUNK)
+            if not raw:
+                self._eof = True
+                return self._finish()
+            out = self._feed(raw)
+            if out:
+                return out
+        return b""
+
+    def _marker(self, line: int, offset: int, excerpt: bytes, length: int) -> bytes:
+        self.long_line_count += 1
+        if len(self.long_lines) < self._keep:
+            self.long_lines.append(LongLine(line, offset, length))
+        shown = _INVISIBLE.sub(lambda m: "\u2400" if m.group() == "\0" else "\u00b7",
+                               excerpt.decode("utf-8", "replace"))
+        # One token with no blank: it can never fit a layout, so it is a bad line.
+        return (f"\u2702[line_of_{length}_bytes_over_the_{self.max_line}-byte_limit,"
+                f"_at_byte_{offset};_starts:{shown}]").encode("utf-8")
+
+    def _end_cut(self, out: list[bytes], newline: bool) -> None:
+        line, offset, excerpt = self._cutting
+        out.append(self._marker(line, offset, excerpt, self._cut_len) + (b"\n" if newline else b""))
+        self._base = offset + self._cut_len + (1 if newline else 0)
+        self._lines += 1 if newline else 0
+        self._cutting = None
+        self._cut_len = 0
+
+    def _feed(self, raw: bytes) -> bytes:
+        out: list[bytes] = []
+        if self._cutting is not None:
+            nl = raw.find(b"\n")
+            if nl < 0:
+                self._cut_len += len(raw)
+                return b""
+            self._cut_len += nl
+            self._end_cut(out, newline=True)
+            raw = raw[nl + 1:]
+        buf = self._tail + raw if self._tail else raw
+        pos, size = 0, len(buf)
+        while True:
+            end = pos + self.max_line + 1
+            if end > size:
+                nl = buf.rfind(b"\n", pos)
+                cut = pos if nl < 0 else nl + 1
+                out.append(buf[pos:cut])
+                self._lines += buf.count(b"\n", pos, cut)
+                self._tail = buf[cut:]
+                self._base += cut - pos
+                break
+            nl = buf.rfind(b"\n", pos, end)
+            if nl >= 0:
+                out.append(buf[pos:nl + 1])
+                self._lines += buf.count(b"\n", pos, nl + 1)
+                self._base += nl + 1 - pos
+                pos = nl + 1
+                continue
+            # No newline within max_line + 1 bytes: the line starting at pos is too long.
+            start = (self._lines + 1, self._base, buf[pos:pos + _EXCERPT_BYTES])
+            rest = buf.find(b"\n", end)
+            self._cutting = start
+            if rest < 0:
+                self._cut_len = size - pos
+                self._tail = b""
+                break
+            self._cut_len = rest - pos
+            self._end_cut(out, newline=True)
+            pos = rest + 1
+        return b"".join(out)
+
+    def _finish(self) -> bytes:
+        out: list[bytes] = []
+        if self._cutting is not None:
+            self._end_cut(out, newline=False)
+        elif self._tail:
+            out.append(self._tail)
+            self._tail = b""
+        return b"".join(out)

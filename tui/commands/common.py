@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from engine.case import Case, IngestOptions, IngestProgress, open_case
+from engine.evidence.w3c_layout import DEFAULT_MAX_LINE_BYTES
 
 
 def add_evidence_arguments(parser: argparse.ArgumentParser, *, paths_required: bool = False) -> None:
@@ -26,6 +27,21 @@ def add_evidence_arguments(parser: argparse.ArgumentParser, *, paths_required: b
                         help="keep W3C '-' values literally in raw files (default: empty)")
     parser.add_argument("--strip-export-dash", action="store_true",
                         help="turn '-' into empty in W3CIISLog exports too (default: as exported)")
+    parser.add_argument("--max-line-bytes", type=_line_limit, default=DEFAULT_MAX_LINE_BYTES,
+                        metavar="N",
+                        help="a raw W3C line longer than N bytes (after decompression) is "
+                             "reported as a bad line with its line and byte offset, not read "
+                             f"(default {DEFAULT_MAX_LINE_BYTES}; minimum 1024)")
+
+
+def _line_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError("must be at least 1024 bytes")
+    return value
 
 
 def options_from_args(args: argparse.Namespace) -> IngestOptions:
@@ -35,6 +51,7 @@ def options_from_args(args: argparse.Namespace) -> IngestOptions:
         tenant_id=getattr(args, "tenant_id", "") or "",
         keep_dash=bool(getattr(args, "keep_dash", False)),
         strip_export_dash=bool(getattr(args, "strip_export_dash", False)),
+        max_line_bytes=int(getattr(args, "max_line_bytes", None) or DEFAULT_MAX_LINE_BYTES),
     )
 
 

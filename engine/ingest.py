@@ -25,6 +25,7 @@ from engine.case import Case, FileReport, IngestOptions, IngestProgress, IngestR
 from engine.evidence import discover
 from engine.evidence.exports import ExportOptions, read_export
 from engine.evidence.hosts import HostMap, host_for_file
+from engine.evidence.read_errors import describe_read_error
 from engine.evidence.w3c import W3CReadOptions, read_w3c
 
 MEMORY_LIMIT = "768MB"  # leaves room under 1 GiB RSS for Python and the directive pass
@@ -301,8 +302,10 @@ def _ingest_one(case: Case, con: duckdb.DuckDBPyConnection, item: discover.Found
             raise CaseWriteError(getattr(exc, "errno", None) or errno.EIO,
                                  f"cannot write the case {case.path}: "
                                  f"{str(exc).splitlines()[0][:300]}") from exc
+        # The reason says what was wrong with the file; DuckDB's own words go to a note.
+        reason, detail = describe_read_error(exc)
         entry.update(kind=discover.SKIPPED, rows=0, bad_lines=0, data=None, table=None,
-                     reason=f"could not be read: {str(exc).splitlines()[0][:300]}")
+                     reason=reason, notes=[*entry.get("notes", []), f"reader detail: {detail}"])
         return entry, False
     if entry["kind"] == discover.SKIPPED:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -180,3 +180,21 @@ def test_max_line_bytes_rejects_a_nonsense_limit(tmp_path: Path, limit: str) -> 
                                          "--max-line-bytes", limit),
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 2 and "--max-line-bytes" in proc.stderr
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Not implemented Error: The Parallel CSV Reader currently does not support a full read "
+     "on this file.", "could not be read: a line too long or too odd for the CSV reader"),
+    ("Invalid Input Error: Maximum line size of 67108864 bytes exceeded. Actual Size:"
+     "209715200 bytes. CSV Error on Line: 12", "could not be read: a line longer than the "
+     "reader's 67108864-byte limit at line 12"),
+    ("Invalid Input Error: Malformed JSON at byte 4096 of input: unexpected character.",
+     "could not be read: malformed JSON at byte 4,096"),
+    ("Something new", "could not be read: the reader stopped on this file (Error)"),
+])
+def test_a_reader_error_becomes_what_happened_and_where(text: str, reason: str) -> None:
+    from engine.evidence.read_errors import describe_read_error
+
+    got, detail = describe_read_error(duckdb.Error(text))
+    assert got.startswith(reason), got
+    assert "Error:" not in got and detail == text.splitlines()[0][:300]

@@ -12,8 +12,9 @@ and Parquet columns are renamed in Arrow before DuckDB sees them.
 """
 from __future__ import annotations
 
-import io
+import codecs
 import re
+from collections import deque
 from glob import escape as glob_escape
 import shutil
 from dataclasses import dataclass, field
@@ -307,43 +308,12 @@ def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path) -> list[tuple[int,
 
     from engine.evidence.discover import ForgivingGzip
 
+    if fmt == "csv":
+        return _salvage_csv(path, gz, dest)
     with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src:
         raw = src.read()
     text = raw.decode("utf-8", "replace").lstrip("\ufeff").replace("\x00", "\ufffd")
     bad: list[tuple[int, str]] = []
-    if fmt == "csv":
-        lines = text.splitlines()
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        with open(dest, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            header: list[str] | None = None
-            start = 1
-            while True:
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error:
-                    # Resynchronise at the next physical line.
-                    end = reader.line_num
-                    bad.append((start, "\n".join(lines[start - 1:end])[:10000]))
-                    reader = csv.reader(io.StringIO("\n".join(lines[end:]), newline=""),
-                                        strict=True)
-                    offset = end
-                    start = end + 1
-                    reader = _OffsetReader(reader, offset)
-                    continue
-                end = reader.line_num
-                if header is None:
-                    header = record
-                    writer.writerow(record)
-                elif len(record) > len(header) or not any(record):
-                    if any(record):
-                        bad.append((start, "\n".join(lines[start - 1:end])[:10000]))
-                else:
-                    writer.writerow(record + [""] * (len(header) - len(record)))
-                start = end + 1
-        return bad
     records: list[dict] = []
     if fmt == "jsonl":
         for number, line in enumerate(text.split("\n"), start=1):
@@ -381,21 +351,98 @@ def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path) -> list[tuple[int,
     return bad
 
 
-class _OffsetReader:
-    """A csv reader restarted after a damaged record, numbering lines from the file start."""
+SALVAGE_MAX_LINE = 67108864  # the same as DuckDB's max_line_size in _source_columns
+_BAD_TEXT = 10000  # characters of a left-out record kept for --bad-lines
 
-    def __init__(self, reader, offset: int) -> None:
-        self._reader, self._offset = reader, offset
+
+class _TrackedLines:
+    """Physical lines of a CSV export, streamed (never the whole file in memory): invalid
+    UTF-8 as U+FFFD, NUL as U+FFFD, lines over SALVAGE_MAX_LINE bytes replaced by LineCap's
+    marker. Counts lines and keeps the first _BAD_TEXT characters of the current record."""
+
+    def __init__(self, src) -> None:
+        from engine.evidence.w3c_layout import LineCap
+
+        self._src = LineCap(src, SALVAGE_MAX_LINE)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._ready: deque[str] = deque()
+        self._tail = ""
+        self._first = True
+        self._eof = False
+        self.number = 0
+        self.taken: list[str] = []
+        self._taken_chars = 0
 
     def __iter__(self):
         return self
 
-    def __next__(self):
-        return next(self._reader)
+    def __next__(self) -> str:
+        while not self._ready and not self._eof:
+            chunk = self._src.read()
+            self._eof = not chunk
+            text = self._decoder.decode(chunk, final=self._eof)
+            if self._first and text:
+                text, self._first = text.lstrip("\ufeff"), False
+            parts = (self._tail + text.replace("\x00", "\ufffd")).split("\n")
+            self._tail = parts.pop()
+            self._ready.extend(part + "\n" for part in parts)
+        if self._ready:
+            line = self._ready.popleft()
+        elif self._tail:  # a last line without a newline
+            line, self._tail = self._tail, ""
+        else:
+            raise StopIteration
+        self.number += 1
+        if self._taken_chars < _BAD_TEXT:
+            self.taken.append(line)
+            self._taken_chars += len(line)
+        return line
 
-    @property
-    def line_num(self) -> int:
-        return self._reader.line_num + self._offset
+    def record_text(self) -> str:
+        return "".join(self.taken).rstrip("\r\n")[:_BAD_TEXT]
+
+    def next_record(self) -> None:
+        self.taken, self._taken_chars = [], 0
+
+
+def _salvage_csv(path: Path, gz: bool, dest: Path) -> list[tuple[int, str]]:
+    """The CSV half of _salvage_copy, record by record from a stream: memory stays bounded
+    by the longest line kept (SALVAGE_MAX_LINE) and the csv module's field size limit."""
+    import csv
+
+    from engine.evidence.discover import ForgivingGzip
+    from engine.evidence.w3c_layout import CUT_LINE_MARK
+
+    bad: list[tuple[int, str]] = []
+    with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src, \
+            open(dest, "w", encoding="utf-8", newline="") as out:
+        lines = _TrackedLines(src)
+        reader = csv.reader(lines, strict=True)
+        writer = csv.writer(out, lineterminator="\n")
+        header: list[str] | None = None
+        while True:
+            start = lines.number + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                # Resynchronise at the next physical line.
+                bad.append((start, lines.record_text()))
+                lines.next_record()
+                reader = csv.reader(lines, strict=True)
+                continue
+            if header is None:
+                header = record
+                writer.writerow(record)
+            elif (len(record) > len(header) or not any(record)
+                  or any(value.startswith(CUT_LINE_MARK) for value in record)):
+                if any(record):
+                    bad.append((start, lines.record_text()))
+            else:
+                writer.writerow(record + [""] * (len(header) - len(record)))
+            lines.next_record()
+    return bad
 
 
 def _write_bad_records(dest: Path, file_id: int, bad: list[tuple[int, str]]) -> None:

@@ -233,6 +233,7 @@ def _build_segments(result: W3CLayout) -> None:
 
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024  # IIS lines are a few KB; a cookie-heavy one < 64 KB
 _EXCERPT_BYTES = 80
+CUT_LINE_MARK = "\u2702[line_of_"  # how a line LineCap replaced begins
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
@@ -301,8 +302,11 @@ class LineCap:
             self.long_lines.append(LongLine(line, offset, length))
         shown = _INVISIBLE.sub(lambda m: "\u2400" if m.group() == "\0" else "\u00b7",
                                excerpt.decode("utf-8", "replace"))
+        # A quote would open a quoted value (CSV, quoting W3C writers) that swallows the
+        # lines after the marker: show it as a look-alike that is not one.
+        shown = shown.replace('"', "\u02ba")
         # One token with no blank: it can never fit a layout, so it is a bad line.
-        return (f"\u2702[line_of_{length}_bytes_over_the_{self.max_line}-byte_limit,"
+        return (f"{CUT_LINE_MARK}{length}_bytes_over_the_{self.max_line}-byte_limit,"
                 f"_at_byte_{offset};_starts:{shown}]").encode("utf-8")
 
     def _end_cut(self, out: list[bytes], newline: bool) -> None:

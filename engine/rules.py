@@ -4,12 +4,15 @@ A rule file keeps the Sentinel metadata (id, name, description, tactics,
 relevantTechniques, entityMappings, severity ...), the original KQL verbatim under
 ``query``, and exhunt's own keys:
 
-- ``slug``: short name for the command line (``--rule owa-export``);
+- ``slug``: short name for the command line (``--rule owa-export``); default: the file
+  stem, lower-cased, other characters turned to ``-``;
 - ``sql``: hand-written DuckDB SQL returning exactly what the KQL returns. Without it the
   KQL is compiled at run time (``engine.kql.compile_kql``);
 - ``parameters``: tunables with a type and a default, bound into the SQL as ``$name``
   (never formatted into the text);
-- ``key_columns``: the output columns whose values identify a finding;
+- ``key_columns``: the output columns whose values identify a finding; default: the
+  ``by`` columns of the KQL's last ``summarize``, else every output column that is not a
+  list (KQL-only rules; a rule with ``sql`` must name them);
 - ``columns``: the KQL output columns in KQL's order (checked against the SQL's output);
 - ``coverage``: codes of the blind-spot checks in ``engine.coverage`` to run with it.
 
@@ -165,7 +168,8 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
         return tuple(value)
 
     rule_id = text("id").strip()
-    slug = text("slug").strip()
+    # A plain Sentinel file has no slug: its file stem (folder name for `hunt.yaml`) is one.
+    slug = text("slug", required=False).strip() or default_slug(path)
     if not _SLUG.match(slug):
         raise err("slug", f"{slug!r} must be lower-case letters, digits and '-'")
     name = text("name").strip()
@@ -195,8 +199,11 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
                 raise err("sql", f"uses ${used}, which is not declared under `parameters`")
 
     columns = names("columns")
+    # A KQL-only (plain Sentinel) rule may leave them out: derived from the compiled query
+    # when it runs (engine.hunts.derive_key_columns). Hand-written SQL carries no such
+    # knowledge, so a rule with `sql` must name them.
     key_columns = names("key_columns")
-    if not key_columns:
+    if not key_columns and (sql is not None or "key_columns" in data):
         raise err("key_columns", "missing: name the output columns that identify a finding")
     if columns:
         for k in key_columns:
@@ -229,6 +236,13 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
         columns=columns, coverage=coverage, tags=names("tags"),
         extra={k: v for k, v in data.items() if k not in known},
     )
+
+
+def default_slug(path: Path) -> str:
+    """``ClientIPwithManyUserAgents.yaml`` -> ``clientipwithmanyuseragents``: the stem
+    lower-cased, every run of other characters one ``-`` (``hunt.yaml``: the folder's name)."""
+    stem = path.parent.name if path.stem.lower() == "hunt" else path.stem
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "rule"
 
 
 def _parameters(path: Path, raw: Any) -> tuple[Parameter, ...]:

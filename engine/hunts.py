@@ -122,7 +122,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
         group_by = compiled.group_by
     key_columns = rule.key_columns or derive_key_columns(columns, group_by, list_columns)
     findings = findings_from_rows(rule, columns, rows, key_columns)
-    notes = coverage.run_checks(con, rule.coverage, params)
+    notes = coverage.run_checks(con, rule.coverage, params, rule.checks)
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, notes=notes, parameters=params,
                    elapsed_s=time.perf_counter() - started)

@@ -29,7 +29,7 @@ def kql_only_copy(folder: Path) -> Path:
     plain = {k: data[k] for k in SENTINEL_KEYS if k in data}
     plain["id"] = "0f0e0d0c-0000-4000-8000-000000000011"
     plain["name"] = "OWA export, KQL only"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     path = folder / "OwaExportKqlOnly.yaml"
     path.write_text(yaml.safe_dump(plain, sort_keys=False), encoding="utf-8")
     return path
@@ -65,3 +65,29 @@ def test_derived_key_falls_back_to_every_non_list_column():
     from engine.hunts import derive_key_columns
     assert derive_key_columns(["a", "b", "c"], ["a", "x"], {"b"}) == ("a", "c")
     assert derive_key_columns(["a", "b"], ["b"], {"a"}) == ("b",)
+
+
+def test_rules_folders_are_searched_recursively_with_folder_form_and_module_checks(tmp_path):
+    nested = tmp_path / "pack" / "deep"
+    kql_only_copy(nested)
+    folder_form = tmp_path / "pack" / "My Hunt"
+    folder_form.mkdir()
+    (folder_form / "hunt.yaml").write_text(
+        "id: 0f0e0d0c-0000-4000-8000-000000000012\nname: Folder form\n"
+        "query: W3CIISLog | summarize n = count() by Computer\ncoverage: [always-one]\n")
+    (folder_form / "hunt.py").write_text(
+        "from engine.coverage import Check\nfrom engine.findings import CoverageNote\n"
+        "CHECKS = {'always-one': Check('always-one', {},"
+        " lambda con, params: CoverageNote('always-one', 1, 'one'))}\n")
+    rules = {r.slug: r for r in load_rules([tmp_path / "pack"])}
+    assert {"owaexportkqlonly", "my-hunt"} <= set(rules)
+    assert rules["my-hunt"].module_path == folder_form / "hunt.py"
+    assert set(rules["my-hunt"].checks) == {"always-one"}
+
+
+def test_seed_hunts_checks_come_from_their_modules():
+    rules = {r.slug: r for r in load_rules()}
+    assert set(rules["owa-export"].checks) == set(rules["owa-export"].coverage)
+    assert rules["exchange-alerts"].module_path.name == "exchange-servers-alerts.py"
+    import engine.coverage
+    assert engine.coverage.CHECKS == {}

@@ -11,9 +11,10 @@ on a property). They are installed next to the shared macros.
 """
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import duckdb
 
@@ -98,30 +99,101 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     params = resolve_parameters(rule, overrides)
     started = time.perf_counter()
     ensure_installed(con)
-    sql, bound = _executable(rule, params, now)
+    sql, bound, compiled = _executable(rule, params, now)
+    if compiled is not None:
+        _ensure_compiler_macros(con)
     try:
         cursor = con.execute(sql, bound)
+        columns = [d[0] for d in cursor.description]
+        types = [str(d[1]) for d in cursor.description]
+        rows = cursor.fetchall()
     except duckdb.Error as exc:
         raise RuleError(f"{rule.source_path}: rule {rule.slug}: the query failed: "
                         f"{str(exc).splitlines()[0]}") from exc
-    columns = [d[0] for d in cursor.description]
-    if rule.columns and tuple(columns) != rule.columns:
-        raise RuleError(f"{rule.source_path}: key 'columns': the query returns "
-                        f"{columns}, the rule says {list(rule.columns)}")
-    missing = [k for k in rule.key_columns if k not in columns]
-    if missing:
-        raise RuleError(f"{rule.source_path}: key 'key_columns': {missing} not among the "
-                        f"query's output columns {columns}")
-    key_index = [columns.index(k) for k in rule.key_columns]
-    findings = []
-    for values in cursor.fetchall():
-        key = tuple(values[i] for i in key_index)
-        findings.append(Finding(rule.id, finding_id(rule.id, key),
-                                dict(zip(columns, values)), key))
-    notes = coverage.run_checks(con, rule.coverage, params)
+    list_columns = {c for c, t in zip(columns, types) if _is_list_type(t)}
+    group_by: Sequence[str] = ()
+    if compiled is not None:
+        # The compiler hands dynamic values over as JSON text; findings hold them as the
+        # hand-written SQL's do (lists, not text), so both kinds of rule look alike.
+        dynamic = [i for i, t in enumerate(compiled.types) if t == "dynamic"]
+        list_columns |= {columns[i] for i in dynamic}
+        if dynamic:
+            rows = [_decode_json(row, dynamic) for row in rows]
+        group_by = compiled.group_by
+    key_columns = rule.key_columns or derive_key_columns(columns, group_by, list_columns)
+    findings = findings_from_rows(rule, columns, rows, key_columns)
+    notes = coverage.run_checks(con, rule.coverage, params, rule.checks)
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, notes=notes, parameters=params,
                    elapsed_s=time.perf_counter() - started)
+
+
+def findings_from_rows(rule: Rule, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                       key_columns: Sequence[str] | None = None) -> list[Finding]:
+    """Each output row as a Finding whose id comes from the rule id and its key columns
+    (``key_columns``, default the rule's own). Raises RuleError when the output does not
+    have the columns the rule says, or lacks a key column."""
+    columns = list(columns)
+    if rule.columns and tuple(columns) != rule.columns:
+        raise RuleError(f"{rule.source_path}: key 'columns': the query returns "
+                        f"{columns}, the rule says {list(rule.columns)}")
+    keys = list(rule.key_columns if key_columns is None else key_columns)
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise RuleError(f"{rule.source_path}: key 'key_columns': {missing} not among the "
+                        f"query's output columns {columns}")
+    key_index = [columns.index(k) for k in keys]
+    findings = []
+    for values in rows:
+        key = tuple(values[i] for i in key_index)
+        findings.append(Finding(rule.id, finding_id(rule.id, key),
+                                dict(zip(columns, values)), key))
+    return findings
+
+
+def derive_key_columns(columns: Sequence[str], group_by: Sequence[str] = (),
+                       list_columns: Collection[str] = ()) -> tuple[str, ...]:
+    """The key of a rule that names none: the ``by`` columns of its last summarize when
+    they all reach the output (a finding keeps its id when more evidence grows its
+    counts), else every output column that does not hold a list (lists grow with
+    evidence and are no identity)."""
+    if group_by and all(c in columns for c in group_by):
+        return tuple(group_by)
+    return tuple(c for c in columns if c not in list_columns)
+
+
+def rule_key_columns(rule: Rule, types: Mapping[str, str]) -> tuple[str, ...]:
+    """The rule's key columns, or the derived ones (derive_key_columns) for a rule that
+    names none, given its output column -> DuckDB type (import_results.output_types)."""
+    if rule.key_columns:
+        return rule.key_columns
+    lists = {c for c, t in types.items() if _is_list_type(t)}
+    group_by: Sequence[str] = ()
+    if rule.sql is None:
+        compiled = _executable(rule, {}, None)[2]
+        group_by = compiled.group_by
+        lists |= {c for c, t in zip(compiled.columns, compiled.types) if t == "dynamic"}
+    return derive_key_columns(list(types), group_by, lists)
+
+
+def _is_list_type(duckdb_type: str) -> bool:
+    return duckdb_type.endswith("]") or duckdb_type.startswith(("STRUCT", "MAP", "JSON"))
+
+
+def _decode_json(row: Sequence[Any], indexes: Sequence[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in indexes:
+        if isinstance(values[i], str):
+            values[i] = json.loads(values[i])
+    return tuple(values)
+
+
+def _ensure_compiler_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The KQL compiler's own macros (kqlx_*), once per connection: compiled SQL calls
+    them and the shared set does not hold them."""
+    from engine.kql import install as install_compiler_macros, installed
+    if not installed(con):
+        install_compiler_macros(con)
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],
@@ -156,9 +228,11 @@ def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]
 
 
 def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
-                ) -> tuple[str, Any]:
+                ) -> tuple[str, Any, Any]:
+    """The SQL to run, its bound values, and the CompiledQuery when it came from the KQL
+    (None for hand-written SQL)."""
     if rule.sql is not None:
-        return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}
+        return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}, None
     try:
         from engine.kql import compile_kql  # written in parallel; imported only when needed
     except ImportError as exc:
@@ -169,4 +243,4 @@ def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
     except Exception as exc:  # KqlError and anything the compiler did not foresee
         raise RuleError(f"{rule.source_path}: key 'query': cannot compile the KQL: "
                         f"{exc}") from exc
-    return compiled.sql, list(compiled.params)
+    return compiled.sql, list(compiled.params), compiled

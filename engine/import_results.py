@@ -44,9 +44,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from engine import hunts
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
 from engine.jsonvalues import to_json_value
-from engine.rules import Rule, resolve_parameters, sql_placeholders
+from engine.rules import Rule, resolve_parameters
 
 IMPORTED_DIR = "imported"
 STORE_FORMAT = 1
@@ -96,7 +97,6 @@ def output_types(rule: Rule, overrides: Mapping[str, Any] | None = None) -> dict
     ...), in KQL's column order: the rule's SQL run on empty tables."""
     import duckdb
 
-    from engine import hunts
     from engine.tables import create_tables
 
     con = duckdb.connect(":memory:")
@@ -104,13 +104,9 @@ def output_types(rule: Rule, overrides: Mapping[str, Any] | None = None) -> dict
         create_tables(con)
         hunts.install(con)
         params = resolve_parameters(rule, overrides)
-        if rule.sql is not None:
-            sql, bound = rule.sql, {n: params[n] for n in sql_placeholders(rule.sql)}
-        else:
-            from engine.kql import compile_kql
-
-            compiled = compile_kql(rule.query)
-            sql, bound = compiled.sql, list(compiled.params)
+        sql, bound, compiled = hunts._executable(rule, params, None)
+        if compiled is not None:
+            hunts._ensure_compiler_macros(con)
         cursor = con.execute(sql, bound)
         return {d[0]: str(d[1]) for d in cursor.description}
     finally:
@@ -310,7 +306,7 @@ def read_results(path: Path, rule: Rule, types: Mapping[str, str] | None = None
         names, rows = _csv_rows(path, text)
     else:
         names, rows = _json_rows(path, text)
-    missing_keys = [k for k in rule.key_columns if k not in names]
+    missing_keys = [k for k in hunts.rule_key_columns(rule, types) if k not in names]
     if missing_keys:
         raise ResultsImportError(f"{path}: no column {', '.join(repr(k) for k in missing_keys)} "
                            f"(the key of rule {rule.slug}); the file has "
@@ -363,10 +359,11 @@ def import_results(case_path: Path, rule: Rule, results: Path, *,
     types = output_types(rule)
     fmt, rows, problems, count = read_results(results, rule, types)
     label = _label(label or results.stem)
+    key_columns = hunts.rule_key_columns(rule, types)
     findings: list[Finding] = []
     seen: set[str] = set()
     for row in rows:
-        key = tuple(row[k] for k in rule.key_columns)
+        key = tuple(row[k] for k in key_columns)
         fid = finding_id(rule.id, key)
         if fid in seen:
             problems.append(f"{results}: key {list(key)!r} appears more than once; "
@@ -417,10 +414,11 @@ def stored_imports(case_path: Path, rule: Rule) -> list[StoredImport]:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             types = doc["types"]
+            key_columns = hunts.rule_key_columns(rule, types)
             findings = []
             for row in doc["rows"]:
                 values = {c: convert(row.get(c), t) for c, t in types.items()}
-                key = tuple(values[k] for k in rule.key_columns)
+                key = tuple(values[k] for k in key_columns)
                 findings.append(Finding(rule.id, finding_id(rule.id, key), values, key))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             run = HuntRun(rule.id, rule.slug, rule.name, list(rule.columns), [],

@@ -4,20 +4,27 @@ A rule file keeps the Sentinel metadata (id, name, description, tactics,
 relevantTechniques, entityMappings, severity ...), the original KQL verbatim under
 ``query``, and exhunt's own keys:
 
-- ``slug``: short name for the command line (``--rule owa-export``);
+- ``slug``: short name for the command line (``--rule owa-export``); default: the file
+  stem, lower-cased, other characters turned to ``-``;
 - ``sql``: hand-written DuckDB SQL returning exactly what the KQL returns. Without it the
   KQL is compiled at run time (``engine.kql.compile_kql``);
 - ``parameters``: tunables with a type and a default, bound into the SQL as ``$name``
   (never formatted into the text);
-- ``key_columns``: the output columns whose values identify a finding;
+- ``key_columns``: the output columns whose values identify a finding; default: the
+  ``by`` columns of the KQL's last ``summarize``, else every output column that is not a
+  list (KQL-only rules; a rule with ``sql`` must name them);
 - ``columns``: the KQL output columns in KQL's order (checked against the SQL's output);
-- ``coverage``: codes of the blind-spot checks in ``engine.coverage`` to run with it.
+- ``coverage``: codes of the blind-spot checks to run with it: the ``CHECKS`` of the
+  rule's own module (sibling ``<stem>.py``, or ``hunt.py`` next to ``hunt.yaml``) or
+  ``engine.coverage``'s generic ones.
 
 Every problem is reported as a :class:`RuleError` naming the file, the key and what is
 wrong, so a broken user rule never hides which file to fix.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
@@ -68,6 +75,10 @@ class Rule:
     columns: tuple[str, ...] = ()  # KQL output columns; () when the file does not say
     coverage: tuple[str, ...] = ()  # engine.coverage check codes
     tags: tuple[str, ...] = ()
+    # The hunt's own Python module (sibling `<stem>.py`, `hunt.py` in folder form), if any,
+    # and the coverage checks it provides (its `CHECKS`).
+    module_path: Path | None = None
+    checks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # Every other key of the file (requiredDataConnectors, version, metadata ...), as read.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -85,16 +96,17 @@ class Rule:
 # --- loading ----------------------------------------------------------------------------
 
 def load_rules(extra_dirs: Sequence[Path] = ()) -> list[Rule]:
-    """The built-in rules plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (``--rules``).
+    """The built-in rules plus every ``*.yaml``/``*.yml`` under ``extra_dirs`` (``--rules``),
+    folders searched recursively (a folder holding ``hunt.yaml`` is one hunt).
 
     Raises RuleError for the first bad file, or when two rules share an id or a slug.
     """
-    paths = sorted(BUILTIN_RULES_DIR.glob("*.yaml"))
+    paths = rule_files(BUILTIN_RULES_DIR)
     for d in extra_dirs:
         d = Path(d)
         if not d.is_dir():
             raise RuleError(f"{d}: rules folder not found")
-        paths.extend(sorted([*d.glob("*.yaml"), *d.glob("*.yml")]))
+        paths.extend(rule_files(d))
     rules: list[Rule] = []
     seen: dict[str, Rule] = {}
     for path in paths:
@@ -107,6 +119,39 @@ def load_rules(extra_dirs: Sequence[Path] = ()) -> list[Rule]:
             seen[handle] = rule
         rules.append(rule)
     return rules
+
+
+def rule_files(folder: Path) -> list[Path]:
+    """Every rule file under ``folder``, at any depth, in path order."""
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+
+
+def module_path_of(path: Path) -> Path | None:
+    """A rule file's optional module: the sibling with the same stem (for ``hunt.yaml``
+    that is ``hunt.py`` in its folder)."""
+    module = path.with_suffix(".py")
+    return module if module.is_file() else None
+
+
+def load_module_checks(rule_path: Path, module: Path) -> dict[str, Any]:
+    """The ``CHECKS`` of a hunt module, loaded by path (its file name need not be a
+    Python identifier, e.g. ``owa-mailbox-export.py``)."""
+    # A name unique per file, so two hunts' modules never replace each other.
+    name = "exhunt_hunt_" + hashlib.sha1(str(module.resolve()).encode()).hexdigest()[:16]
+    spec = importlib.util.spec_from_file_location(name, module)
+    if spec is None or spec.loader is None:
+        raise RuleError(f"{module}: cannot load the module of {rule_path}")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # the module is user code: say which file broke
+        raise RuleError(f"{module}: the module of {rule_path} failed to load: "
+                        f"{type(exc).__name__}: {exc}") from exc
+    checks = getattr(mod, "CHECKS", {})
+    if not isinstance(checks, dict):
+        raise RuleError(f"{module}: CHECKS must be a dict of code -> Check")
+    return dict(checks)
 
 
 def find_rule(rules: Sequence[Rule], id_or_slug: str) -> Rule:
@@ -165,7 +210,8 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
         return tuple(value)
 
     rule_id = text("id").strip()
-    slug = text("slug").strip()
+    # A plain Sentinel file has no slug: its file stem (folder name for `hunt.yaml`) is one.
+    slug = text("slug", required=False).strip() or default_slug(path)
     if not _SLUG.match(slug):
         raise err("slug", f"{slug!r} must be lower-case letters, digits and '-'")
     name = text("name").strip()
@@ -195,8 +241,11 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
                 raise err("sql", f"uses ${used}, which is not declared under `parameters`")
 
     columns = names("columns")
+    # A KQL-only (plain Sentinel) rule may leave them out: derived from the compiled query
+    # when it runs (engine.hunts.derive_key_columns). Hand-written SQL carries no such
+    # knowledge, so a rule with `sql` must name them.
     key_columns = names("key_columns")
-    if not key_columns:
+    if not key_columns and (sql is not None or "key_columns" in data):
         raise err("key_columns", "missing: name the output columns that identify a finding")
     if columns:
         for k in key_columns:
@@ -204,13 +253,15 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
                 raise err("key_columns", f"{k!r} is not one of `columns`")
 
     coverage = names("coverage")
+    module = module_path_of(path)
+    checks = load_module_checks(path, module) if module is not None else {}
     # Imported here: engine.coverage needs Rule, and this keeps the import graph acyclic.
     from engine import coverage as _coverage
     for code in coverage:
-        check = _coverage.CHECKS.get(code)
+        check = _coverage.find_check(code, checks)
         if check is None:
             raise err("coverage", f"unknown check {code!r}; known: "
-                                  f"{', '.join(sorted(_coverage.CHECKS))}")
+                                  f"{', '.join(sorted({*checks, *_coverage.CHECKS})) or 'none'}")
         for pname, ptype in check.parameters.items():
             match = [p for p in parameters if p.name == pname]
             if not match or match[0].type != ptype:
@@ -227,8 +278,16 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
         entity_mappings=tuple(entity_mappings), query=query, sql=sql,
         parameters=parameters, key_columns=key_columns, source_path=path,
         columns=columns, coverage=coverage, tags=names("tags"),
+        module_path=module, checks=checks,
         extra={k: v for k, v in data.items() if k not in known},
     )
+
+
+def default_slug(path: Path) -> str:
+    """``ClientIPwithManyUserAgents.yaml`` -> ``clientipwithmanyuseragents``: the stem
+    lower-cased, every run of other characters one ``-`` (``hunt.yaml``: the folder's name)."""
+    stem = path.parent.name if path.stem.lower() == "hunt" else path.stem
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "rule"
 
 
 def _parameters(path: Path, raw: Any) -> tuple[Parameter, ...]:

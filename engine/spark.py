@@ -43,7 +43,7 @@ import sqlglot
 from sqlglot import exp
 
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
-from engine.hunts import split_overrides
+from engine.hunts import derive_key_columns, findings_from_rows, split_overrides
 from engine.rules import Rule, RuleError, resolve_parameters, sql_placeholders
 from engine.tables import TABLES
 
@@ -582,7 +582,7 @@ def _coverage_notes(case_path: Path | str, rule: Rule, params: Mapping[str, Any]
         from engine.hunts import install
 
         install(con)
-        return coverage.run_checks(con, rule.coverage, dict(params))
+        return coverage.run_checks(con, rule.coverage, dict(params), rule.checks)
     finally:
         con.close()
 
@@ -623,20 +623,11 @@ def run_rule_on_views(spark, rule: Rule, overrides: Mapping[str, Any] | None = N
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise RuleError(f"{rule.source_path}: rule {rule.slug}: the Spark query "
                         f"({query.origin}) failed: {first}") from exc
-    if rule.columns and tuple(columns) != rule.columns:
-        raise RuleError(f"{rule.source_path}: rule {rule.slug}: the Spark query returns "
-                        f"{columns}, the rule says {list(rule.columns)}")
-    missing = [k for k in rule.key_columns if k not in columns]
-    if missing:
-        raise RuleError(f"{rule.source_path}: rule {rule.slug}: key columns {missing} not "
-                        f"among the Spark query's columns {columns}")
-    key_index = [columns.index(k) for k in rule.key_columns]
-    findings = []
-    for row in rows:
-        values = [_python_value(v) for v in row]
-        key = tuple(values[i] for i in key_index)
-        findings.append(Finding(rule.id, finding_id(rule.id, key),
-                                dict(zip(columns, values)), key))
+    values = [[_python_value(v) for v in row] for row in rows]
+    key_columns = rule.key_columns or derive_key_columns(
+        columns, list_columns={c for i, c in enumerate(columns)
+                               if any(isinstance(r[i], (list, dict)) for r in values)})
+    findings = findings_from_rows(rule, columns, values, key_columns)
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, parameters=params,
                    elapsed_s=time.perf_counter() - started)

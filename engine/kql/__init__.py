@@ -34,6 +34,8 @@ class CompiledQuery:
     # KQL type of each output column (string, long, datetime, dynamic...); dynamic
     # columns arrive from DuckDB as JSON text.
     types: list[str] = field(default_factory=list)
+    # `by` columns of the last summarize (empty when there is none): what identifies a row.
+    group_by: list[str] = field(default_factory=list)
 
     def execute(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         """Install the macros (once per connection) and run the query; fetch from the
@@ -56,7 +58,7 @@ def compile_kql(text: str, *, now: _dt.datetime | None = None) -> CompiledQuery:
     query = parse(text, frozenset(TABLES))
     gen = Generator(now)
     sql, columns = gen.compile(query)
-    return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types)
+    return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types, gen.group_by)
 
 
 def default_now(con: duckdb.DuckDBPyConnection) -> _dt.datetime | None:

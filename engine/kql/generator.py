@@ -71,6 +71,9 @@ class Generator:
         self.notes: list[str] = []
         self._col_counter = 0
         self.types: list[str] = []
+        # The `by` column names of the summarize compiled last: a finding's identity when
+        # the rule does not name its key columns (counts grow, the group stays).
+        self.group_by: list[str] = []
 
     # ------------------------------------------------------------ plumbing
     def param(self, value: Any, sqltype: str) -> str:
@@ -425,6 +428,7 @@ class Generator:
             taken.add(name)
             items.append((S.Col(name, v.type, self.sqlname(name), v.nullable), v.sql))
         n_by = len(items)
+        self.group_by = [c.name for c, _ in items]
         for item in op.aggregates:
             items.extend(self.aggregate(item, rel, env, taken))
         parts = [f"{e} AS {q(c.sql)}" for c, e in items]

@@ -1,0 +1,96 @@
+"""Coverage checks of hunt B (rules/owa-mailbox-export.yaml): client addresses and query
+strings its filters drop as written. Loaded by path with the rule (engine.rules); its
+``CHECKS`` are the codes the rule's ``coverage:`` names.
+
+All SQL here is fixed text; parameter values are bound (``$name``), never formatted.
+"""
+from __future__ import annotations
+
+from engine.coverage import Check, bind, is_ipv6, plural, public_ipv6
+from engine.findings import CoverageNote
+
+# Hunt B's filters on csUriStem and on cIP, as rules/owa-mailbox-export.yaml writes them:
+# evaluated once per distinct value (min() keeps DuckDB from pushing them below the
+# grouping, where they would run once per request).
+_HUNT_B_STEMS = """
+    SELECT stem AS csUriStem
+    FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog
+          WHERE contains(lower(csUriStem), '/owa/') GROUP BY csUriStem)
+    WHERE kql_contains(stem, '/owa/')
+      AND NOT kql_in_ci(kql_split_last(stem, '.'), $scripting_extensions::VARCHAR[])
+      AND kql_split_last(stem, '/') <> ''
+"""
+_HUNT_B_CLIENTS = """
+    SELECT ip AS cIP
+    FROM (SELECT min(cIP) AS ip FROM W3CIISLog GROUP BY cIP)
+    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
+      AND kql_ipv4_is_private(ip) = false
+      AND NOT kql_startswith(ip, 'fe80')
+      AND NOT kql_startswith(ip, '::')
+      AND NOT kql_startswith(ip, '127.')
+"""
+# Client addresses (with request counts) of the requests hunt B keeps up to its client
+# filters, that `ipv4_is_private(cIP) == false` drops because the function is null for
+# them (not IPv4), leaving out those the user excluded anyway.
+_HUNT_B_NON_IPV4_CLIENTS = f"""
+    SELECT ip, n FROM (
+        SELECT min(r.cIP) AS ip, count(*) AS n
+        FROM W3CIISLog AS r JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
+        WHERE kql_isempty(r.csUriQuery)
+        GROUP BY r.cIP)
+    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[]) AND kql_ipv4_is_private(ip) IS NULL
+"""
+
+def _ipv6_clients_dropped(con, params) -> CoverageNote:
+    rows = con.execute(f"SELECT ip, n FROM ({_HUNT_B_NON_IPV4_CLIENTS}) WHERE contains(ip, ':')",
+                       bind(params, IPV6.parameters)).fetchall()
+    public = [(ip, n) for ip, n in rows if public_ipv6(ip)]
+    requests = sum(n for _, n in public)
+    example = f" (e.g. {min(ip for ip, _ in public)})" if public else ""
+    return CoverageNote(
+        IPV6.code, requests,
+        f"{plural(requests, 'request')} from {plural(len(public), 'public IPv6 client')}"
+        f"{example} dropped: ipv4_is_private() is null for IPv6, so `== false` never "
+        f"holds and every IPv6 client is excluded.")
+
+
+def _unparsable_clients_dropped(con, params) -> CoverageNote:
+    rows = con.execute(f"SELECT ip, n FROM ({_HUNT_B_NON_IPV4_CLIENTS})",
+                       bind(params, UNPARSABLE.parameters)).fetchall()
+    bad = [(ip, n) for ip, n in rows if not is_ipv6(ip)]
+    requests = sum(n for _, n in bad)
+    return CoverageNote(
+        UNPARSABLE.code, requests,
+        f"{plural(requests, 'request')} with "
+        f"{plural(len(bad), 'client address', 'client addresses')} that are not IP "
+        f"addresses (empty, '-', with a port ...) dropped: ipv4_is_private() is null for "
+        f"them.")
+
+
+def _dash_query_strings(con, params) -> CoverageNote:
+    requests, files = con.execute(
+        f"""SELECT count(*), count(DISTINCT (r.TenantId, r.Computer, r.csUriStem))
+            FROM W3CIISLog AS r
+            JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
+            JOIN ({_HUNT_B_CLIENTS}) AS c ON r.cIP = c.cIP
+            WHERE r.csUriQuery = '-'""",
+        bind(params, DASH.parameters)).fetchone()
+    return CoverageNote(
+        DASH.code, requests,
+        f"{plural(requests, 'candidate request')} ({plural(files, 'file')}) have "
+        f"csUriQuery '-' (W3C's mark for an empty field, kept as exported): "
+        f"isempty(csUriQuery) is false for them, so the query as written skips them. "
+        f"Ingest with '-' read as empty to include them.")
+
+
+IPV6 = Check("ipv6-clients-dropped",
+             {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},
+             _ipv6_clients_dropped)
+UNPARSABLE = Check("unparsable-clients-dropped",
+                   {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},
+                   _unparsable_clients_dropped)
+DASH = Check("dash-query-strings",
+             {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},
+             _dash_query_strings)
+
+CHECKS: dict[str, Check] = {c.code: c for c in (IPV6, UNPARSABLE, DASH)}

@@ -20,7 +20,7 @@ import duckdb
 
 from engine import coverage, kql_functions
 from engine.findings import Finding, HuntRun, finding_id
-from engine.rules import Rule, RuleError, resolve_parameters, sql_placeholders
+from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
 # KQL's JSON accepts only json.org JSON. DuckDB's json_valid also accepts trailing commas
 # and NaN/Infinity; both can only appear outside string literals, so when the fast test
@@ -122,7 +122,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
         group_by = compiled.group_by
     key_columns = rule.key_columns or derive_key_columns(columns, group_by, list_columns)
     findings = findings_from_rows(rule, columns, rows, key_columns)
-    notes = coverage.run_checks(con, rule.coverage, params, rule.checks)
+    notes = coverage.run_checks(con, rule.coverage, params, nameable_checks(rule.checks))
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, notes=notes, parameters=params,
                    elapsed_s=time.perf_counter() - started)

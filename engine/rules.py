@@ -23,6 +23,7 @@ wrong, so a broken user rule never hides which file to fix.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -154,6 +155,24 @@ def load_module_checks(rule_path: Path, module: Path) -> dict[str, Any]:
     return dict(checks)
 
 
+@functools.lru_cache(maxsize=1)
+def builtin_module_checks() -> dict[str, Any]:
+    """Every ``CHECKS`` entry of the built-in hunts' modules, by code."""
+    merged: dict[str, Any] = {}
+    for rule_path in rule_files(BUILTIN_RULES_DIR):
+        module = module_path_of(rule_path)
+        if module is not None:
+            for code, check in load_module_checks(rule_path, module).items():
+                merged.setdefault(code, check)
+    return merged
+
+
+def nameable_checks(own: Mapping[str, Any]) -> dict[str, Any]:
+    """The checks a rule may name: its module's own first, then the built-in hunts' (a
+    shared vocabulary, so a copy of a seed rule edited in another folder keeps its checks)."""
+    return {**builtin_module_checks(), **own}
+
+
 def find_rule(rules: Sequence[Rule], id_or_slug: str) -> Rule:
     """The rule whose id (case-insensitive) or slug is ``id_or_slug``."""
     wanted = id_or_slug.strip().lower()
@@ -255,13 +274,14 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
     coverage = names("coverage")
     module = module_path_of(path)
     checks = load_module_checks(path, module) if module is not None else {}
+    nameable = nameable_checks(checks) if coverage else checks
     # Imported here: engine.coverage needs Rule, and this keeps the import graph acyclic.
     from engine import coverage as _coverage
     for code in coverage:
-        check = _coverage.find_check(code, checks)
+        check = _coverage.find_check(code, nameable)
         if check is None:
             raise err("coverage", f"unknown check {code!r}; known: "
-                                  f"{', '.join(sorted({*checks, *_coverage.CHECKS})) or 'none'}")
+                                  f"{', '.join(sorted({*nameable, *_coverage.CHECKS})) or 'none'}")
         for pname, ptype in check.parameters.items():
             match = [p for p in parameters if p.name == pname]
             if not match or match[0].type != ptype:

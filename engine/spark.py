@@ -582,7 +582,7 @@ def _coverage_notes(case_path: Path | str, rule: Rule, params: Mapping[str, Any]
         from engine.hunts import install
 
         install(con)
-        return coverage.run_checks(con, rule.coverage, dict(params), rule.checks)
+        return coverage.run_checks(con, rule.coverage, dict(params), nameable_checks(rule.checks))
     finally:
         con.close()
 

@@ -110,8 +110,7 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     Runs in a worker thread; ``progress`` is called from that thread."""
     from engine.dispositions import DispositionStore
     from engine.drilldown import Drilldown, quiet
-    from engine.hunts import run_rules
-    from engine.import_results import combine_runs, imported_runs
+    from engine.hunts import run_hunts
     from engine.rules import load_rules
 
     evidence = list(source.evidence)
@@ -132,7 +131,7 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     con = quiet(case.connect())
     rules = load_rules(source.rules_dirs)
     # Results imported from Log Analytics (exhunt import) are triaged like local ones.
-    runs = combine_runs(run_rules(con, rules), imported_runs(case.path, rules))
+    runs = run_hunts(con, case.path, rules)
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()

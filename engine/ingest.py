@@ -339,7 +339,8 @@ def _read_raw(con, item, sniffed, out_dir, tmp_dir, file_id, entry, options, hos
 def _read_export(con, item, sniffed, out_dir, file_id, entry, options) -> None:
     table = "W3CIISLog" if sniffed.kind == discover.W3C_EXPORT else "SecurityAlert"
     opts = ExportOptions(file_id=file_id, tenant_id=options.tenant_id,
-                         strip_dash=options.strip_export_dash)
+                         strip_dash=options.strip_export_dash,
+                         max_record_bytes=options.max_record_bytes)
     result = read_export(con, item.path, sniffed.fmt or "csv", sniffed.gz, table, out_dir, opts)
     notes = list(result.notes)
     if sniffed.aliases:

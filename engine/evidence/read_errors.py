@@ -15,6 +15,8 @@ _KNOWN: list[tuple[str, str]] = [
      "a line too long or too odd for the CSV reader (see --max-line-bytes)"),
     (r"maximum line size of (?P<limit>\d+) bytes exceeded",
      "a line longer than the reader's {limit}-byte limit"),
+    (r"maximum_object_size\"? of (?P<limit>\d+) bytes exceeded",
+     "a JSON record longer than the reader's {limit}-byte limit"),
     (r"out of memory|failed to allocate", "the reader ran out of memory on this file"),
     (r"no magic bytes|invalid parquet|parquet file .* too small|corrupt",
      "not a readable Parquet file (cut or damaged)"),

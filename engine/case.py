@@ -92,10 +92,19 @@ class IngestProgress:
     bytes_total: int
     elapsed_s: float
     current: str | None = None
+    # While a file is being read (current is that file): decompressed bytes read from it
+    # so far and for how long. 0 in the report sent when a file is finished.
+    reading_bytes: int = 0
+    reading_s: float = 0.0
 
     @property
     def rate_mb_s(self) -> float:
         return self.bytes_done / 1e6 / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def reading_mb_s(self) -> float:
+        """Rate of the file being read (decompressed MB/s); 0.0 between files."""
+        return self.reading_bytes / 1e6 / self.reading_s if self.reading_s > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:

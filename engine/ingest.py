@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Callable, Iterator
 import duckdb
 
 from engine.case import Case, FileReport, IngestOptions, IngestProgress, IngestReport
-from engine.evidence import discover
+from engine.evidence import discover, meter
 from engine.evidence.exports import ExportOptions, read_export
 from engine.evidence.hosts import HostMap, host_for_file
 from engine.evidence.read_errors import describe_read_error
@@ -116,6 +117,21 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
         results: dict[str, tuple[dict, bool]] = {}
         done_bytes = 0
         done_files = 0
+        # Reports come from the reading threads too (a long file's rate): one at a time.
+        report_lock = threading.Lock()
+
+        def advanced(m: meter.FileMeter) -> None:
+            if progress is None:
+                return
+            try:
+                with report_lock:
+                    progress(IngestProgress(done_files, len(found), done_bytes, total_bytes,
+                                            time.monotonic() - started, m.path,
+                                            m.bytes_read, m.elapsed_s))
+            except Exception as exc:
+                # Raised inside a reader: must not pass for the file failing (it would be
+                # journaled as skipped and never read again). See _Interrupted.
+                raise _Interrupted() from exc
 
         def one(item: discover.Found) -> tuple[str, dict, bool]:
             # One DuckDB connection (cursor) per thread, as DuckDB requires.
@@ -123,8 +139,9 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             try:
                 cursor.execute("SET TimeZone = 'UTC'")
                 key = str(item.path)
-                entry, cached = _ingest_one(case, cursor, item, ids[key], old_files.get(key),
-                                            options, host_map)
+                with meter.reading(key, advanced):
+                    entry, cached = _ingest_one(case, cursor, item, ids[key],
+                                                old_files.get(key), options, host_map)
                 return key, entry, cached
             finally:
                 cursor.close()
@@ -132,7 +149,7 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
         try:
             # A file's read is close to single-threaded in DuckDB (the line-number window
             # keeps order), so files are read side by side: one worker per core.
-            with ThreadPoolExecutor(max_workers=_workers()) as pool:
+            with _reraise_interrupted(), ThreadPoolExecutor(max_workers=_workers()) as pool:
                 for key, entry, cached in pool.map(one, found):
                     results[key] = (entry, cached)
                     if not cached:
@@ -140,8 +157,10 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
                     done_files += 1
                     done_bytes += sizes.get(key, 0)
                     if progress is not None:
-                        progress(IngestProgress(done_files, len(found), done_bytes, total_bytes,
-                                                time.monotonic() - started, key))
+                        with report_lock:
+                            progress(IngestProgress(done_files, len(found), done_bytes,
+                                                    total_bytes, time.monotonic() - started,
+                                                    key))
         finally:
             con.close()
 
@@ -189,6 +208,21 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             progress(IngestProgress(len(found), len(found), done_bytes, total_bytes,
                                     time.monotonic() - started, None))
         return report
+
+
+class _Interrupted(BaseException):
+    """The progress callback raised while a file was being read (e.g. the console has quit
+    and cannot take reports). A BaseException, so the per-file ``except Exception`` does
+    not record the file as skipped: the ingest stops, the file is not journaled, and the
+    next run reads it again. run_ingest re-raises the callback's own exception."""
+
+
+@contextmanager
+def _reraise_interrupted() -> Iterator[None]:
+    try:
+        yield
+    except _Interrupted as stop:
+        raise stop.__cause__ from None
 
 
 def _inside(path: Path, folder: Path) -> bool:

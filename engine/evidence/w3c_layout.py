@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from engine.evidence import meter
+
 CHUNK = 16 * 1024 * 1024
 
 # W3C field name (lower-case) -> W3CIISLog column. Several spellings seen in the wild
@@ -288,6 +290,7 @@ class LineCap:
         """The next processed bytes (any length; ``b""`` only at the end)."""
         while not self._eof:
             raw = self._raw.read(CHUNK)
+            meter.count(len(raw))  # progress during a long file (ingest shows the rate)
             if not raw:
                 self._eof = True
                 return self._finish()

@@ -48,6 +48,11 @@ def reading(path: str, on_advance: Callable[[FileMeter], None] | None = None
         _active.pop(key, None)
 
 
+def active() -> list[tuple[int, FileMeter]]:
+    """(thread id, meter) of every file being read now."""
+    return list(_active.items())
+
+
 def count(n: int) -> None:
     """Called by the readers for every block they read (cheap: one dict lookup)."""
     meter = _active.get(threading.get_ident())

@@ -198,9 +198,9 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]]):
             # would need that much memory, so the row group is left out unread.
             if sizes and max(sizes) > chunk_limit and max(sizes) > rows * max_record:
                 column = meta.row_group(group).column(sizes.index(max(sizes))).path_in_schema
-                bad.append((first, _cut_record_text(
-                    f"records_{first}-{first + rows - 1}", max(sizes), chunk_limit,
-                    f"column {column}, not decoded")))
+                what = f"record_{first}" if rows == 1 else f"records_{first}-{first + rows - 1}"
+                bad.append((first, _cut_record_text(what, max(sizes), chunk_limit,
+                                                    f"column {column}, not decoded")))
                 first += rows
                 continue
             for batch in source.iter_batches(batch_size=PARQUET_BATCH_RECORDS,

@@ -350,7 +350,7 @@ def test_a_cell_over_the_record_limit_in_a_parquet_export_is_one_bad_record(
 
     evidence = tmp_path / "ev"
     evidence.mkdir()
-    records = [_w3c_record(1), _w3c_record(5, "/owa/" + "A" * (40 * MIB)), _w3c_record(2)]
+    records = [_w3c_record(1), _w3c_record(5, "/owa/" + "A" * (20 * MIB)), _w3c_record(2)]
     pq.write_table(pa.table({k: [r[k] for r in records] for k in records[0]}),
                    evidence / "w3c_export.parquet")
     del records
@@ -360,6 +360,29 @@ def test_a_cell_over_the_record_limit_in_a_parquet_export_is_one_bad_record(
     assert good_stems(tmp_path / "case") == ["/owa/auth/good1.js", "/owa/auth/good2.js"]
     [(record, text)] = bad_lines(tmp_path / "case")
     assert record == 2 and "column csUriStem: /owa/AAA" in text and len(text) < 400
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_a_parquet_row_group_that_is_mostly_one_giant_value_is_left_out_undecoded(
+        tmp_path: Path) -> None:
+    # A value of one repeated byte compresses to almost nothing: decoding it would cost its
+    # full size. With a 1 MiB record limit, a row group over 16 MiB (and over 1 MiB a
+    # record) is not decoded; the records in the other row groups load.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    records = [_w3c_record(1), _w3c_record(5, "/owa/" + "A" * (20 * MIB)), _w3c_record(2)]
+    pq.write_table(pa.table({k: [r[k] for r in records] for k in records[0]}),
+                   evidence / "w3c_export.parquet", row_group_size=1, compression="zstd")
+    del records
+    report, rss_kib = scan_measured(evidence, tmp_path / "case",
+                                    env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (2, 1), entry
+    [(record, text)] = bad_lines(tmp_path / "case")
+    assert record == 2 and text.startswith("\u2702[record_2_of_") and "not decoded" in text
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
 
 

@@ -403,6 +403,9 @@ def _sniff_parquet(path: Path) -> Sniffed:
 
         names = pq.read_schema(path).names
     except Exception as exc:  # a damaged file must not stop the scan
-        return Sniffed(SKIPPED, reason=f"unreadable Parquet file: {exc}")
+        # What was wrong with the file in plain words, not pyarrow's text.
+        from engine.evidence.read_errors import describe_read_error
+
+        return Sniffed(SKIPPED, reason=describe_read_error(exc)[0])
     return _by_columns(names, False, "parquet")
 

@@ -18,7 +18,7 @@ _KNOWN: list[tuple[str, str]] = [
     (r"maximum_object_size\"? of (?P<limit>\d+) bytes exceeded",
      "a JSON record longer than the reader's {limit}-byte limit"),
     (r"out of memory|failed to allocate", "the reader ran out of memory on this file"),
-    (r"no magic bytes|invalid parquet|parquet file .* too small|corrupt",
+    (r"no magic bytes|magic bytes not found|invalid parquet|parquet file .* too small|corrupt",
      "not a readable Parquet file (cut or damaged)"),
     (r"gzip|zlib|inflate|decompress", "damaged compressed (gzip) data"),
     (r"malformed json|json.*(?:parse|syntax)|invalid json|unexpected (?:character|end)",

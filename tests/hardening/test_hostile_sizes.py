@@ -498,3 +498,13 @@ def test_a_progress_receiver_that_fails_mid_file_stops_the_ingest_and_the_file_i
         case.ingest([tmp_path / "ev"], progress=gone)
     report = case.ingest([tmp_path / "ev"])
     assert [(f.rows, f.bad_lines, f.cached) for f in report.files] == [(3, 1, False)]
+
+
+def test_a_damaged_parquet_export_is_skipped_with_a_reason_in_plain_words(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "w3c_export.parquet").write_bytes(b"PAR1" + b"\0" * 100)
+    report, _ = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert entry["kind"] == "skipped", entry
+    assert entry["reason"] == "could not be read: not a readable Parquet file (cut or damaged)"

@@ -101,7 +101,8 @@ def _csv_header(path: Path, gz: bool) -> list[str]:
 
 def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool,
                     max_record: int = DEFAULT_MAX_RECORD_BYTES,
-                    bad: list[tuple[int, str]] | None = None) -> tuple[list[str], list[str]]:
+                    bad: list[tuple[int, str]] | None = None,
+                    notes: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Create the temp view ``export_src`` with columns c0..cN; return (original names,
     DuckDB types). Parquet records with a cell over ``max_record`` bytes are appended to
     ``bad`` instead (the other formats' long records make DuckDB fail: see _salvage_copy)."""
@@ -152,7 +153,8 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
         )
         return original, ["VARCHAR"] * len(original)
     if fmt == "parquet":
-        original, reader = _parquet_batches(path, max_record, bad if bad is not None else [])
+        original, reader = _parquet_batches(path, max_record, bad if bad is not None else [],
+                                            notes if notes is not None else [])
         con.register("export_arrow", reader)
         try:
             con.execute("CREATE TEMP TABLE export_src_t AS SELECT * FROM export_arrow")
@@ -166,13 +168,15 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
 PARQUET_BATCH_RECORDS = 4096
 
 
-def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]]):
+def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
+                     notes: list[str]):
     """(original column names, a RecordBatchReader over the file with columns _rec, c0..cN).
 
     Why batches: ``read_table`` held the whole export (and DuckDB a second copy) in memory.
     Here one batch is decoded at a time; a row group whose column chunk is over
-    ``max_record`` x 16 uncompressed and over ``max_record`` per record (a planted value
-    that compresses to nothing) is not decoded at all, and a record with one cell over
+    ``max_record`` x 16 uncompressed and either over ``max_record`` per record or over 64x
+    its compressed size (a planted value that compresses to nothing) is not decoded at
+    all, and a record with one cell over
     ``max_record`` bytes is left out after decoding (memory: a few times that cell). Both
     become bad records naming the record numbers (``_rec``, 1-based, like the other
     formats' lines) and the column."""
@@ -192,15 +196,26 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]]):
         first = 1
         for group in range(meta.num_row_groups):
             rows = meta.row_group(group).num_rows
-            sizes = [meta.row_group(group).column(c).total_uncompressed_size
-                     for c in range(meta.row_group(group).num_columns)]
-            # Mostly one giant value (say 2 GB of one byte, a few KB on disk): decoding it
-            # would need that much memory, so the row group is left out unread.
-            if sizes and max(sizes) > chunk_limit and max(sizes) > rows * max_record:
-                column = meta.row_group(group).column(sizes.index(max(sizes))).path_in_schema
+            chunks = [meta.row_group(group).column(c)
+                      for c in range(meta.row_group(group).num_columns)]
+            sizes = [c.total_uncompressed_size for c in chunks]
+            big = chunks[sizes.index(max(sizes))] if sizes else None
+            # A planted giant value (say 2 GB of one byte, a few KB on disk) shows as a huge
+            # chunk that is either mostly one record or far more compressible than real
+            # data (measured exports: 3-10x): decoding it would need several times its size,
+            # so the row group is left out unread.
+            if big is not None and big.total_uncompressed_size > chunk_limit and (
+                    big.total_uncompressed_size > rows * max_record
+                    or big.total_uncompressed_size > 64 * max(big.total_compressed_size, 1)):
+                column = big.path_in_schema
                 what = f"record_{first}" if rows == 1 else f"records_{first}-{first + rows - 1}"
                 bad.append((first, _cut_record_text(what, max(sizes), chunk_limit,
                                                     f"column {column}, not decoded")))
+                notes.append(
+                    f"records {first:,}-{first + rows - 1:,} (one row group) left out undecoded: "
+                    f"its column {column} holds {max(sizes):,} bytes uncompressed "
+                    f"({big.total_compressed_size:,} on disk), over the "
+                    f"{chunk_limit:,}-byte limit for a planted value")
                 first += rows
                 continue
             for batch in source.iter_batches(batch_size=PARQUET_BATCH_RECORDS,
@@ -277,7 +292,8 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
     bad: list[tuple[int, str]] = []
     try:
         try:
-            original, types = _source_columns(con, readable, fmt, gz, limit, bad)
+            original, types = _source_columns(con, readable, fmt, gz, limit, bad,
+                                              result.notes)
         finally:
             if readable != path:
                 readable.unlink(missing_ok=True)
@@ -300,7 +316,8 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
         _write_bad_records(out_dir / "bad_lines.parquet", opts.file_id, bad)
         result.notes.append(f"damaged export: {len(bad)} malformed record(s) left out "
                             "(listed with --bad-lines), the other records loaded")
-        cut = [line for line, text in bad if text.startswith(_CUT_MARK)]
+        cut = [line for line, text in bad
+               if text.startswith(_CUT_MARK) and "not decoded" not in text]
         if cut:
             where = f"record {cut[0]:,}" if fmt == "parquet" else f"the record at line {cut[0]:,}"
             result.notes.append(

@@ -508,3 +508,31 @@ def test_a_damaged_parquet_export_is_skipped_with_a_reason_in_plain_words(tmp_pa
     entry = only_file(report)
     assert entry["kind"] == "skipped", entry
     assert entry["reason"] == "could not be read: not a readable Parquet file (cut or damaged)"
+
+
+def test_a_planted_value_in_a_big_parquet_row_group_leaves_that_row_group_out_and_says_so(
+        tmp_path: Path) -> None:
+    # One 20 MiB value of one byte among 1,000 records (1 MiB limit: 16 MiB chunk limit):
+    # far more compressible than real data, so the row group is not decoded; memory stays
+    # bounded and the note names the records left out. The next row group loads.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    stems = [f"/owa/auth/good{i}.js" for i in range(1000)] + ["/owa/auth/after.js"]
+    stems[500] = "/owa/" + "A" * (20 * MIB)
+    table = pa.table({"TimeGenerated": ["2021-03-01T00:00:01Z"] * 1001,
+                      "Computer": ["EXCH01"] * 1001, "csUriStem": stems,
+                      "cIP": ["1.2.3.4"] * 1001})
+    pq.write_table(table, evidence / "w3c_export.parquet", row_group_size=1000,
+                   compression="zstd")
+    del stems, table
+    report, rss_kib = scan_measured(evidence, tmp_path / "case",
+                                    env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (1, 1), entry
+    assert good_stems(tmp_path / "case") == ["/owa/auth/after.js"]
+    assert any(n.startswith("records 1-1,000 (one row group) left out undecoded")
+               for n in entry["notes"]), entry["notes"]
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"

@@ -5,7 +5,8 @@ that decompresses to gigabytes) left the console saying "Reading evidence: 0/1 f
 as long as it took. The Python passes over a file (the raw W3C directive pass and cleaned
 copy, the export salvage) all read through LineCap, which counts here what it reads; the
 ingest turns that into a progress report naming the file and its rate, at most every
-PROGRESS_EVERY_S seconds. DuckDB's own reads are not counted (it reads the file itself).
+PROGRESS_EVERY_S seconds, and its heartbeat reports the files listed by active() while
+DuckDB reads them (DuckDB's own reads are not counted: it opens the file itself).
 """
 from __future__ import annotations
 

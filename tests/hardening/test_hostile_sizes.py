@@ -536,3 +536,53 @@ def test_a_planted_value_in_a_big_parquet_row_group_leaves_that_row_group_out_an
     assert any(n.startswith("records 1-1,000 (one row group) left out undecoded")
                for n in entry["notes"]), entry["notes"]
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_q_quits_the_console_while_a_bomb_loads_and_nothing_is_recorded_for_it(
+        tmp_path: Path) -> None:
+    """The real console in a pseudo-terminal: once the status line names the bomb, `q`
+    ends the process before the ingest could finish (no manifest, the bomb not journaled,
+    so the next run reads it). Before, the process stayed until the whole file was read."""
+    import pty
+    import select
+    import time
+
+    _nul_bomb(tmp_path / "ev" / "EXCH01", 3072)  # 3 GiB decompressed: several seconds
+    case = tmp_path / "case"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the console, as an analyst starts it
+        try:
+            os.chdir(REPO)
+            os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+            os.execv(sys.executable, [sys.executable, "-m", "tui.cli", "open",
+                                      str(tmp_path / "ev"), "--case", str(case)])
+        finally:
+            os._exit(127)
+    seen, screen, deadline = False, b"", time.monotonic() + 120
+    status: int | None = None
+    try:
+        while not seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                screen = (screen + os.read(fd, 65536))[-20000:]
+                seen = b"u_ex210301.log.gz: " in screen and b"MB read" in screen
+        assert seen, screen[-2000:]
+        asked = time.monotonic()
+        os.write(fd, b"q")
+        while status is None and time.monotonic() < deadline:
+            try:
+                if select.select([fd], [], [], 0.2)[0]:
+                    os.read(fd, 65536)
+            except OSError:  # the terminal closed with the child
+                pass
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = code if done else None
+        print(f"exit {time.monotonic() - asked:.1f} s after q")  # measured, not asserted
+        assert status is not None, "the console did not exit after q"
+    finally:
+        if status is None:  # a failed test must not leave the console running
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert not (case / "manifest.json").exists()
+    journal = case / "ingest-journal.jsonl"
+    assert not journal.exists() or "u_ex210301" not in journal.read_text()

@@ -250,7 +250,8 @@ class _Reporter:
         stop = threading.Event()
 
         def beat() -> None:
-            while not stop.wait(meter.PROGRESS_EVERY_S):
+            # Never a busy loop, even when tests ask the readers to report every block.
+            while not stop.wait(max(meter.PROGRESS_EVERY_S, 0.05)):
                 for thread, m in meter.active():
                     if thread not in self.cursors:
                         continue  # another ingest's file

@@ -166,6 +166,7 @@ RECON_PROBES = (  # (stem, status): anonymous GETs an Exchange server refuses
     ("/EWS/Services.wsdl", 401), ("/mapi/emsmdb/", 401), ("/PowerShell/", 401),
 )
 RECON_START = datetime(2021, 3, 2, 20, 14, 3)
+RECON_EVERY_S = 7
 SPRAY = "203.0.113.23"  # slow EWS password spray on EXCH04, then a success (iis-brute-force)
 SPRAY_START = datetime(2021, 3, 2, 1, 0, 0)
 SPRAY_FAILURES = 1260  # the query wants >= 1200 failures in one group
@@ -202,6 +203,7 @@ PENTEST_PROBES = (("GET", "/", 302), ("GET", "/autodiscover/autodiscover.xml", 4
                   ("GET", "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", 404),
                   ("POST", "/autodiscover/autodiscover.xml", 401))
 PENTEST_START = datetime(2021, 3, 1, 9, 12, 40)
+PENTEST_EVERY_S = 3
 # A second web shell, on EXCH02 (the one server that logs s-computername, which the
 # alert-linked hunt joins Defender's host name on), driven with GET commands.
 SHELL2_STEM = "/aspnet_client/system_web/errorEE.aspx"
@@ -448,7 +450,7 @@ def _pack_attacks(server: _IisServer, people: list[Person]) -> list[Request]:
     out: list[Request] = []
     if server is EXCH01:
         # Fingerprinting before the ProxyLogon attempt: one GET per probe, agents rotated.
-        out += [Request(RECON_START + timedelta(seconds=7 * i), "GET", stem, client_ip=RECON,
+        out += [Request(RECON_START + timedelta(seconds=RECON_EVERY_S * i), "GET", stem, client_ip=RECON,
                         user_agent=RECON_AGENTS[i % len(RECON_AGENTS)], status=status,
                         substatus=2 if status == 401 else 0, win32=5 if status == 401 else 2,
                         sc_bytes=1293, time_taken=3)
@@ -470,7 +472,7 @@ def _pack_attacks(server: _IisServer, people: list[Person]) -> list[Request]:
                         user_agent=PROXYSHELL_AGENT, status=200, sc_bytes=2048 + 311 * i, time_taken=140 + 9 * i)
                 for i, (at, method, query) in enumerate(PROXYSHELL_QUERIES)]
     elif server is EXCH04:
-        out += [Request(PENTEST_START + timedelta(seconds=3 * i), method, stem, client_ip=PENTEST,
+        out += [Request(PENTEST_START + timedelta(seconds=PENTEST_EVERY_S * i), method, stem, client_ip=PENTEST,
                         user_agent=PENTEST_AGENT, status=status, substatus=2 if status == 401 else 0,
                         win32=5 if status == 401 else (2 if status == 404 else 0), sc_bytes=1245, time_taken=4)
                 for i, (method, stem, status) in enumerate(PENTEST_PROBES)]
@@ -721,8 +723,13 @@ def _readme(files: dict[str, bytes]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+def staff() -> list[Person]:
+    """Contoso's staff, as every generator of the demo sees them (same seed, same people)."""
+    return make_people(random.Random(SEED), 60)
+
+
 def _build() -> tuple[dict[str, bytes], DemoSummary]:
-    people = make_people(random.Random(SEED), 60)
+    people = staff()
     files: dict[str, bytes] = {}
     demo_files: list[DemoFile] = []
     for server in SERVERS:

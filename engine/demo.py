@@ -146,11 +146,13 @@ SHELL_STEM = "/owa/auth/RedirSuiteServerProxy.aspx"
 # no ordinary request can ever join a planted actor's group. No planted path contains "/owa/":
 # hunt B (and its coverage notes) must see exactly what it saw before the pack existed.
 DEMO_NOW = datetime(2021, 3, 4, 0, 10, 0)
-"""The demo case's "now" (naive UTC): the collection time, shortly after the last alert
+"""The demo case's "now" (naive UTC): its collection time, shortly after the last alert
 (2021-03-03 23:36:12) and after the last IIS line (2021-03-03 23:59:58). The console and the
 commands evaluate the demo case's KQL ``now()``/``ago()`` relative to it, as
-``exhunt hunt DEMO --now 2021-03-04T00:10:00Z`` does: the evidence is historic, so the real
-clock would put every ``ago(1h)`` window years after it."""
+``exhunt hunt DEMO --now 2021-03-04T00:10:00Z`` does, so that a window such as
+MaliciousAlertLinkedWebRequests' ``ago(1h)`` means what it meant to the responder who
+collected the evidence (without an anchor, exhunt takes the latest TimeGenerated in the case,
+2021-03-03 23:58:52, which the story does not name)."""
 RECON = "203.0.113.150"  # fingerprints EXCH01 rotating user agents (many-user-agents)
 RECON_AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:78.0) Gecko/20100101 Firefox/78.0",
@@ -335,8 +337,8 @@ class DemoSummary:
             lines += [f"  - {p.slug}: {p.findings} finding{'' if p.findings == 1 else 's'}: {p.story}"
                       for p in self.pack]
         # The evidence is historic: without --now, ago() would count back from today's clock.
-        lines += ["", f"The demo's collection time is {self.now:%Y-%m-%d %H:%M} UTC; hunts with ago() "
-                      f"need it: exhunt hunt {self.dest} --now {self.now:%Y-%m-%dT%H:%M:%S}Z"]
+        lines += ["", f"Collected at {self.now:%Y-%m-%d %H:%M} UTC: KQL's now()/ago() mean that time with "
+                      f"exhunt hunt {self.dest} --now {self.now:%Y-%m-%dT%H:%M:%S}Z"]
         return "\n".join(lines)
 
 
@@ -831,7 +833,7 @@ def _pack_stories(people: list[Person]) -> tuple[PackStory, ...]:
                     f"in the next minute, under the threshold of {FAILED_LOGON_THRESHOLD})"),
         PackStory("alert-linked-requests", "MaliciousAlertLinkedWebRequests.yaml", 1,
                   f"Defender's alert at {SHELL2_ALERT_TIME:%H:%M} names {SHELL2_FILE} on EXCH02; "
-                  f"{ATTACKER} requested {SHELL2_STEM} {len(SHELL2_REQUESTS)} times (needs --now)"),
+                  f"{ATTACKER} requested {SHELL2_STEM} {len(SHELL2_REQUESTS)} times"),
         PackStory("webshell-commands", "PotentialWebshell.yaml", len(commands),
                   f"GET commands through {SHELL2_STEM} on EXCH02: " + ", ".join(commands)),
         PackStory("iis-brute-force", "Potential_IIS_BF.yaml", 1,

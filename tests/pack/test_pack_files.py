@@ -80,3 +80,13 @@ def test_pack_files_are_package_data():
     patterns = pyproject["tool"]["setuptools"]["package-data"]["rules"]
     relative = [p.relative_to(BUILTIN_RULES_DIR) for p in pack_files()]
     assert relative and all(any(r.match(pattern) for pattern in patterns) for r in relative)
+
+
+def test_exhunt_hunt_lists_the_pack_among_the_built_in_rules(capsys):
+    from tui.cli import main
+    assert main(["hunt", "--list-rules"]) == 0
+    listed = capsys.readouterr().out
+    for path in pack_files():
+        rule = load_rule_file(path)
+        assert f"{rule.slug}  {rule.id}  {rule.name}" in listed
+        assert f"from {path}" in listed

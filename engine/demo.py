@@ -336,7 +336,8 @@ class DemoSummary:
             lines += ["", f"Exchange hunting pack (rules/exchange-pack/), evaluated at {self.now:%Y-%m-%d %H:%M} UTC:"]
             lines += [f"  - {p.slug}: {p.findings} finding{'' if p.findings == 1 else 's'}: {p.story}"
                       for p in self.pack]
-        # The evidence is historic: without --now, ago() would count back from today's clock.
+        # The evidence is historic: name the "now" its story means (exhunt's default anchor is
+        # the latest TimeGenerated, a few minutes earlier).
         lines += ["", f"Collected at {self.now:%Y-%m-%d %H:%M} UTC: KQL's now()/ago() mean that time with "
                       f"exhunt hunt {self.dest} --now {self.now:%Y-%m-%dT%H:%M:%S}Z"]
         return "\n".join(lines)

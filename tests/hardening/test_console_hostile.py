@@ -96,7 +96,10 @@ def _make_case(tmp_path: Path, case_name: str) -> tuple[Path, Path]:
         runs = run_rules(con, load_rules())
     finally:
         con.close()
-    findings = {f.finding_id: run.rule_id for run in runs for f in run.findings}
+    # The seed hunts' findings (the built-in Exchange pack finds some hostile requests too;
+    # they stay unmarked).
+    findings = {f.finding_id: run.rule_id for run in runs for f in run.findings
+                if run.rule_slug in ("exchange-alerts", "owa-export")}
     assert len(findings) == 3, findings  # the server (hunt A), two files fetched once (B)
     store = DispositionStore(case.dispositions_path)
     store.mark(list(findings), "needs-follow-up", rule_id=findings, note=NOTE, analyst=ANALYST)

@@ -124,7 +124,10 @@ def small_case(tmp_path_factory) -> Case:
 
 @pytest.fixture(scope="session")
 def builtin_rules():
-    return {rule.slug: rule for rule in load_rules()}
+    """The two seed hunts, the rules these tests are about (hand-written SQL with Spark
+    twins). The Exchange pack's KQL-only rules are built in too, but they compile to macros
+    that have no verified Spark translation (engine.spark refuses them, by name)."""
+    return {rule.slug: rule for rule in load_rules() if rule.slug in ("exchange-alerts", "owa-export")}
 
 
 def _java_available() -> bool:

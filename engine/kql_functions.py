@@ -20,6 +20,8 @@ KQL compiler's SQL needs beyond those).
 """
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -343,6 +345,12 @@ COMPILER_MACROS: dict[str, tuple[str, str]] = {
 MACROS: dict[str, tuple[str, str]] = {**SHARED_MACROS, **JSON_MACROS, **COMPILER_MACROS}
 
 
+# A connection variable naming the registry's version (a digest of every name and body):
+# set by install(), so a connection set up by other code with other bodies is set up again.
+_MARK = "exhunt_kql_macros"
+_DIGEST = hashlib.sha256(repr(sorted(MACROS.items())).encode()).hexdigest()[:16]
+
+
 def install_macros(con: duckdb.DuckDBPyConnection, macros: dict[str, tuple[str, str]]) -> None:
     """Create (or replace) the given macros on this connection, as temporary macros so that
     a read-only case can still be queried. Names and bodies are fixed text in exhunt's
@@ -354,18 +362,19 @@ def install_macros(con: duckdb.DuckDBPyConnection, macros: dict[str, tuple[str, 
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """Create (or replace) every KQL macro on this connection."""
     install_macros(con, MACROS)
+    # Set last, so that it stands for a complete set (see installed()).
+    con.execute(f"SET VARIABLE {_MARK} = ?", [_DIGEST])
 
 
 def installed(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether every macro of MACROS is already on this connection."""
-    present = con.execute(
-        "SELECT count(DISTINCT function_name) FROM duckdb_functions() "
-        "WHERE function_name IN (SELECT unnest(?::VARCHAR[]))", [list(MACROS)]).fetchone()[0]
-    return present == len(MACROS)
+    """Whether install() completed on this connection. A connection variable says so: asking
+    duckdb_functions() walks every function DuckDB has (0.03-0.12 s, paid per hunt), and
+    calling a missing macro would abort an open transaction."""
+    return con.execute(f"SELECT getvariable('{_MARK}')").fetchone()[0] == _DIGEST
 
 
 def ensure_installed(con: duckdb.DuckDBPyConnection) -> None:
-    """install() unless every macro is already there (re-creating them costs more than a
-    small hunt)."""
+    """install() unless it already ran on this connection (re-creating the macros costs
+    more than a small hunt)."""
     if not installed(con):
         install(con)

@@ -274,6 +274,7 @@ _EXACT = frozenset({
     "LT", "LTE", "Is", "In", "Between", "Case", "If", "Coalesce", "Count", "Min", "Max",
     "Placeholder", "Cast", "DataType", "ArrayAgg", "Filter", "Union", "DPipe", "Lower",
     "Array", "Subquery", "Anonymous", "Var", "Tuple", "Contains", "StartsWith",
+    "NullSafeEQ",  # IS NOT DISTINCT FROM: the same words and meaning in Spark SQL
 })
 _EXACT_CASTS = ("ARRAY<VARCHAR>", "ARRAY<TEXT>", "INT", "INTEGER", "BIGINT", "BOOLEAN")
 

@@ -51,9 +51,22 @@ SHARED_MACROS: dict[str, tuple[str, str]] = {
     # `lhs contains rhs`: ASCII case-insensitive substring.
     "kql_contains": ("hay, needle", "contains(kql_fold(hay), kql_fold(needle))"),
     "kql_contains_cs": ("hay, needle", "contains(hay, needle)"),
-    # `lhs startswith rhs` / `endswith`: ASCII case-insensitive.
-    "kql_startswith": ("hay, prefix", "starts_with(kql_fold(hay), kql_fold(prefix))"),
-    "kql_endswith": ("hay, suffix", "ends_with(kql_fold(hay), kql_fold(suffix))"),
+    # `lhs startswith rhs` / `endswith`: ASCII case-insensitive. A prefix without ASCII
+    # letters needs no folding (DuckDB drops the other branch for a constant prefix); one
+    # with letters folds only as many characters of the value as the prefix has (folding
+    # maps each character to one character, so this is the prefix of the folded value).
+    "kql_startswith": (
+        "hay, prefix",
+        "CASE WHEN regexp_matches(prefix, '[A-Za-z]') "
+        "THEN kql_fold(left(hay, length(prefix))) = kql_fold(prefix) "
+        "ELSE starts_with(hay, prefix) END",
+    ),
+    "kql_endswith": (
+        "hay, suffix",
+        "CASE WHEN regexp_matches(suffix, '[A-Za-z]') "
+        "THEN kql_fold(right(hay, length(suffix))) = kql_fold(suffix) "
+        "ELSE ends_with(hay, suffix) END",
+    ),
     # The regular expression behind `has`: the term itself, with a boundary required on a
     # side only where the term begins (ends) with an ASCII letter or digit.
     "kql_has_pattern": (
@@ -299,8 +312,12 @@ COMPILER_MACROS: dict[str, tuple[str, str]] = {
     # IPv4 as a number (the address part, prefix ignored) and its prefix length (32 if none).
     "kqlx_ipv4_long": (
         "s",
+        # Once valid, each dot-separated piece is the octet's digits: no second regex, no list.
         "CASE WHEN kql_ipv4_valid(s) THEN "
-        "CAST(list_reduce(kql_ipv4_octets(s), lambda a, b: CAST(a AS BIGINT) * 256 + b) AS BIGINT) ELSE NULL END",
+        "CAST(split_part(s, '.', 1) AS BIGINT) * 16777216 "
+        "+ CAST(split_part(s, '.', 2) AS BIGINT) * 65536 "
+        "+ CAST(split_part(s, '.', 3) AS BIGINT) * 256 "
+        "+ CAST(split_part(split_part(s, '.', 4), '/', 1) AS BIGINT) ELSE NULL END",
     ),
     "kqlx_ipv4_prefix": (
         "s", "CASE WHEN contains(s, '/') THEN TRY_CAST(split_part(s, '/', 2) AS INTEGER) ELSE 32 END"),

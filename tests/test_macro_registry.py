@@ -109,3 +109,20 @@ def test_split_last_agrees_with_the_reference(con, s, delimiter):
 def test_split_last_without_a_delimiter_keeps_the_string(con):
     assert value(con, "SELECT kql_split_last(?, NULL)", "a.b") == "a.b"
     assert value(con, "SELECT kql_split_last(NULL, ?)", ".") == ""
+
+
+_texts = st.text(alphabet="fFeE80:.1ä\u0130İ-", max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts, _texts)
+def test_startswith_and_endswith_agree_with_the_reference(con, hay, affix):
+    assert value(con, "SELECT kql_startswith(?, ?)", hay, affix) is reference.startswith(
+        hay, affix)
+    assert value(con, "SELECT kql_endswith(?, ?)", hay, affix) is reference.ascii_fold(
+        hay).endswith(reference.ascii_fold(affix))
+
+
+def test_startswith_of_null_is_null(con):
+    assert value(con, "SELECT kql_startswith(NULL, 'fe80')") is None
+    assert value(con, "SELECT kql_startswith(?, NULL)", "fe80::1") is None

@@ -30,14 +30,15 @@ _HUNT_B_CLIENT_TESTS = """
 """
 # Client addresses (with request counts) of the requests hunt B keeps up to its client
 # filters, that `ipv4_is_private(cIP) == false` drops because the function is null for
-# them (not IPv4), leaving out those the user excluded anyway.
+# them, leaving out those the user excluded anyway. It is null exactly for what is not a
+# valid IPv4, which one regular expression tells (is_private needs a second one).
 _HUNT_B_NON_IPV4_CLIENTS = f"""
     SELECT ip, n FROM (
         SELECT min(r.cIP) AS ip, count(*) AS n
         FROM W3CIISLog AS r JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
         WHERE kql_isempty(r.csUriQuery)
         GROUP BY r.cIP)
-    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[]) AND kql_ipv4_is_private(ip) IS NULL
+    WHERE NOT kql_ipv4_valid(ip) AND NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
 """
 # The requests hunt B would keep if their csUriQuery '-' counted as empty: the client
 # filters run once per distinct client of those requests only, not of the whole table.

@@ -14,8 +14,7 @@ from engine.findings import CoverageNote
 # they would run once per request).
 _HUNT_B_STEMS = """
     SELECT stem AS csUriStem
-    FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog
-          WHERE kql_contains(csUriStem, '/owa/') GROUP BY csUriStem)
+    FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog GROUP BY csUriStem)
     WHERE kql_contains(stem, '/owa/')
       AND NOT kql_in_ci(kql_split_last(stem, '.'), $scripting_extensions::VARCHAR[])
       AND kql_split_last(stem, '/') <> ''

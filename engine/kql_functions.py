@@ -33,8 +33,9 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|[01]\d\d|\d\d?)"
 _PREFIX = r"(?:/(?:3[0-2]|[0-2]\d|\d))?"
 IPV4_PATTERN = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}{_PREFIX}"
 # The private ranges spelled out: 10/8, 172.16/12 (second octet 16-31) and 192.168/16.
-IPV4_PRIVATE_PATTERN = (rf"(?:0?10\.{_OCTET}\.{_OCTET}|172\.0?(?:1[6-9]|2\d|3[01])\.{_OCTET}"
-                 rf"|192\.168\.{_OCTET})\.{_OCTET}{_PREFIX}")
+IPV4_PRIVATE_PATTERN = (
+    rf"(?:0?10\.{_OCTET}\.{_OCTET}|172\.0?(?:1[6-9]|2\d|3[01])\.{_OCTET}"
+    rf"|192\.168\.{_OCTET})\.{_OCTET}{_PREFIX}")
 
 # name -> (parameters, body). Bodies are fixed text written here, never built from values.
 SHARED_MACROS: dict[str, tuple[str, str]] = {
@@ -122,13 +123,9 @@ SHARED_MACROS: dict[str, tuple[str, str]] = {
         "CASE WHEN value IS NULL THEN NULL "
         "ELSE list_contains(list_transform(items, lambda x: kql_fold(x)), kql_fold(value)) END",
     ),
-    # `split(s, d)[-1]`: the last piece; with no delimiter the whole string. split_part
-    # with index -1 gives the same piece without building the list of pieces.
-    "kql_split_last": (
-        "s, d",
-        "CASE WHEN d IS NULL THEN coalesce(s, '') "
-        "ELSE coalesce(split_part(coalesce(s, ''), d, -1), '') END",
-    ),
+    # `split(s, d)[-1]`: the last piece; with no delimiter the whole string. (DuckDB's
+    # split_part is itself a macro over string_split: no cheaper.)
+    "kql_split_last": ("s, d", "coalesce(string_split(coalesce(s, ''), d)[-1], '')"),
     # A dotted-quad IPv4 with an optional /prefix: each octet 0-255 (up to three digits,
     # leading zeros allowed), the prefix 0-32 (up to two digits). One regular expression
     # decides validity; "1.2.3.4:443", IPv6, "" and "-" do not match.
@@ -149,7 +146,6 @@ SHARED_MACROS: dict[str, tuple[str, str]] = {
         f"THEN regexp_full_match(s, '{IPV4_PRIVATE_PATTERN}') ELSE NULL END",
     ),
 }
-
 
 
 # KQL's JSON accepts only json.org JSON. DuckDB's json_valid also accepts trailing commas

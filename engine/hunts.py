@@ -23,7 +23,7 @@ from engine.findings import Finding, HuntRun, finding_id
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
-# The hunts' JSON macros, now part of the one registry in engine/kql_functions.py.
+# Names callers of this module use; the one macro registry is engine/kql_functions.py.
 HUNT_MACROS = kql_functions.JSON_MACROS
 install = kql_functions.install
 ensure_installed = kql_functions.ensure_installed

@@ -1,6 +1,7 @@
 """exhunt's benchmark: one entry point for every speed and memory figure the README quotes.
 
-    python bench/bench.py --size-mb 1024 [--out DIR] [--only NAME]... [--repeats N] [--json FILE] [--markdown]
+    python bench/bench.py --size-mb 1024 [--out DIR] [--clients demo|distinct] [--only NAME]...
+                          [--repeats N] [--json FILE] [--markdown]
 
 1. Generates ``--size-mb`` MB of realistic raw IIS logs (``bench/generate.py``) under
    ``DIR/logs`` (reused when a previous run generated the same size and seed there).
@@ -65,6 +66,7 @@ class BenchContext:
     repo: Path = REPO
     baseline_mb_s: float | None = None  # bare DuckDB read_csv of the same files (measure_baseline)
     repeats: int | None = None  # runs per timing (median); None: each measure's own default
+    clients: str = "demo"  # generate.py --clients: "distinct" is one random client per request
     results: dict[str, str] = field(default_factory=dict)  # every metric so far, by name
 
     def scratch(self, name: str) -> Path:
@@ -192,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only measure_NAME.py (repeatable); the baseline always runs")
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--clients", choices=generate.CLIENTS, default="demo",
+                        help="distinct: a random public client IP per request and half the "
+                             "queries '-' (bench/generate.py); default: the demo's clients")
     parser.add_argument("--repeats", type=int, metavar="N",
                         help="runs per timing, median reported (default: 3 up to 2 GB, then 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the table as JSON")
@@ -209,18 +214,19 @@ def main(argv: list[str] | None = None) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
 
     rows: list[tuple[str, str]] = machine()
-    gen = generate.load_existing(log_dir, args.size_mb, args.seed)
+    gen = generate.load_existing(log_dir, args.size_mb, args.seed, args.clients)
     if gen is None:
         print(f"generating {args.size_mb:,.0f} MB of IIS logs under {log_dir} ...", file=sys.stderr)
         gen = generate.generate(log_dir, args.size_mb, servers=args.servers, seed=args.seed,
-                                progress=sys.stderr.isatty())
+                                progress=sys.stderr.isatty(), clients=args.clients)
         rows.append(("generate: MB/s", f"{gen.size_mb / max(gen.seconds, 1e-9):,.0f} MB/s"))
     else:
         print(f"reusing the logs generated under {log_dir}", file=sys.stderr)
     rows += [("logs: size", f"{gen.size_mb:,.1f} MB in {len(gen.files)} files"),
-             ("logs: rows", f"{gen.rows:,}")]
+             ("logs: rows", f"{gen.rows:,}"), ("logs: clients", args.clients)]
     ctx = BenchContext(log_dir=log_dir, work_dir=work_dir, size_mb=gen.size_mb, rows=gen.rows,
-                       files=gen.paths(), bytes=gen.bytes, repeats=args.repeats)
+                       files=gen.paths(), bytes=gen.bytes, repeats=args.repeats,
+                       clients=args.clients)
     only = None if not args.only else ["baseline", *args.only]
     for topic, module in discover_measures(only):
         print(f"measuring {topic} ...", file=sys.stderr)

@@ -14,6 +14,11 @@ feeds. So a pool of a few tens of thousands of rendered request bodies (everythi
 ``date time`` fields) is built once per server from seeded traffic, and each file is written
 in chunks by picking bodies from the pool and prefixing the date and a time that advances
 through the day. Same seed and size -> same bytes.
+
+``--clients distinct`` writes the stress variant of issue 12: every request comes from its
+own random public IPv4 client (so each distinct-value filter of a hunt runs once per
+request) and half the requests have no query string (``-``); about one request in 50,000
+fetches a file of its own under /owa/ (what hunt B looks for), so the hunt has rows.
 """
 from __future__ import annotations
 
@@ -40,6 +45,12 @@ FIRST_DAY = date(2021, 2, 1)
 FILE_TARGET_MB = 256  # one server-day; real servers write 1-5 GB a day, this keeps files handy
 POOL_DAYS = 6  # days of traffic whose request bodies make up each server's pool
 MANIFEST = "generated.json"
+CLIENTS = ("demo", "distinct")  # where client addresses come from (see _distinct_clients)
+# First octets of the random public clients: 1-223 without 10/8 and 127/8 and without the
+# first octets of the shared, link-local and private /12 and /16 ranges and TEST-NETs, so
+# that no generated client is private, loopback or special whatever the other octets.
+_PUBLIC_FIRST = [a for a in range(1, 224) if a not in (10, 100, 127, 169, 172, 192, 198, 203)]
+
 # The time of day as IIS writes it, indexed by second.
 _TIMES = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
 
@@ -53,6 +64,7 @@ class GeneratedLogs:
     seed: int
     size_mb_requested: float
     seconds: float
+    clients: str = "demo"
 
     @property
     def size_mb(self) -> float:
@@ -81,8 +93,10 @@ def _body_pool(server: Server, seed: int) -> list[str]:
 
 
 def generate(out: Path, size_mb: float, *, servers: int = 4, seed: int = 1,
-             progress: bool = False, workers: int | None = None) -> GeneratedLogs:
+             progress: bool = False, workers: int | None = None,
+             clients: str = "demo") -> GeneratedLogs:
     """Write about ``size_mb`` MB (10^6 bytes) of logs under ``out`` and describe them.
+    ``clients="distinct"``: a random public client per request, half the queries ``-``.
 
     Files are written in parallel (one process per core); each file has its own seeded
     generator, so the bytes do not depend on the number of workers.
@@ -96,7 +110,8 @@ def generate(out: Path, size_mb: float, *, servers: int = 4, seed: int = 1,
         (out / folder).mkdir(parents=True, exist_ok=True)
         for d in range(n_days):
             day = FIRST_DAY + timedelta(days=d)
-            jobs.append((str(out / folder / f"u_ex{day:%y%m%d}.log"), s, d, per_file, seed))
+            jobs.append((str(out / folder / f"u_ex{day:%y%m%d}.log"), s, d, per_file, seed,
+                         clients))
     files: list[str] = []
     total_bytes = total_rows = 0
     workers = workers or os.cpu_count() or 1
@@ -109,7 +124,8 @@ def generate(out: Path, size_mb: float, *, servers: int = 4, seed: int = 1,
                 print(f"\r  generated {total_bytes / 1e6:,.0f} / {size_mb:,.0f} MB", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
-    result = GeneratedLogs(out, files, total_bytes, total_rows, seed, size_mb, time.perf_counter() - started)
+    result = GeneratedLogs(out, files, total_bytes, total_rows, seed, size_mb,
+                           time.perf_counter() - started, clients)
     (out / MANIFEST).write_text(json.dumps({**asdict(result), "root": str(out)}, indent=1))
     return result
 
@@ -122,16 +138,54 @@ def _server_pool(server_index: int, seed: int) -> tuple[Server, list[str], float
     return server, pool, avg
 
 
-def _write_job(job: tuple[str, int, int, int, int]) -> tuple[str, int, int]:
-    path, server_index, day_index, per_file, seed = job
+def _write_job(job: tuple[str, int, int, int, int, str]) -> tuple[str, int, int]:
+    path, server_index, day_index, per_file, seed, clients = job
     _server, pool, avg = _server_pool(server_index, seed)
-    n = max(1, int(per_file / avg))
     rng = random.Random(seed * 7919 + server_index * 997 + day_index)
-    written = _write_file(Path(path), FIRST_DAY + timedelta(days=day_index), n, pool, rng)
+    draw = None
+    if clients == "distinct":
+        pieces = [_split_body(b) for b in pool]
+        # A dotted quad is about as long as the demo's client addresses, so the same line
+        # count still gives about the requested size.
+        avg = sum(len(" ".join(p)) for p in pieces) / len(pieces) + 22 + 4
+        draw = functools.partial(_distinct_clients, pieces)
+    n = max(1, int(per_file / avg))
+    written = _write_file(Path(path), FIRST_DAY + timedelta(days=day_index), n, pool, rng, draw)
     return path, written, n
 
 
-def _write_file(path: Path, day: date, n: int, pool: list[str], rng: random.Random) -> int:
+def _split_body(body: str) -> tuple[str, str, str, str]:
+    """A body (DEFAULT_FIELDS after date and time) as (s-ip method stem, its query,
+    port user-name, user-agent ...), leaving out the client address."""
+    f = body.split(" ")
+    return " ".join(f[:3]), f[3], " ".join(f[4:6]), " ".join(f[7:])
+
+
+def _distinct_clients(pieces: list[tuple[str, str, str, str]], rng: random.Random,
+                      k: int) -> list[str]:
+    """k bodies, each from a random public IPv4 client, every other one (at random) with
+    no query string: the worst case for a hunt that filters each distinct client. A few
+    fetch a one-off file under /owa/, as a mailbox export staged there would be."""
+    out = []
+    for head, query, mid, tail in rng.choices(pieces, k=k):
+        bits = rng.getrandbits(32)
+        ip = (f"{_PUBLIC_FIRST[(bits >> 24) % len(_PUBLIC_FIRST)]}."
+              f"{(bits >> 16) & 255}.{(bits >> 8) & 255}.{bits & 255}")
+        coin = rng.random()
+        if coin < 1 / 50_000:
+            head = (f"{head.split(' ', 1)[0]} GET "
+                    f"/owa/auth/15.2.986/themes/resources/{rng.getrandbits(48):012x}.png")
+            query = "-"
+        elif coin < 0.5:
+            query = "-"
+        elif query == "-":
+            query = "v=1"
+        out.append(f"{head} {query} {mid} {ip} {tail}")
+    return out
+
+
+def _write_file(path: Path, day: date, n: int, pool: list[str], rng: random.Random,
+                draw=None) -> int:
     """n lines spread evenly over the day, written an hour at a time.
 
     Line i is logged at second i*86400//n; lines of one second share their prefix, so each
@@ -145,7 +199,8 @@ def _write_file(path: Path, day: date, n: int, pool: list[str], rng: random.Rand
         for hour in range(24):
             first, last = hour * 3600, (hour + 1) * 3600
             a = -(-first * n // 86400)
-            bodies = rng.choices(pool, k=-(-last * n // 86400) - a)
+            k = -(-last * n // 86400) - a
+            bodies = rng.choices(pool, k=k) if draw is None else draw(rng, k)
             parts: list[str] = _header(day, 0) if hour == 0 else []
             if n < 4 * 86400:
                 # Sparse: fewer than four lines a second, format line by line.
@@ -177,15 +232,19 @@ def _header(day: date, second: int) -> list[str]:
     return header_block(IIS10, at, DEFAULT_FIELDS)
 
 
-def load_existing(out: Path, size_mb: float, seed: int) -> GeneratedLogs | None:
-    """A previous generation in ``out`` with the same size and seed, if its files are intact."""
+def load_existing(out: Path, size_mb: float, seed: int,
+                  clients: str = "demo") -> GeneratedLogs | None:
+    """A previous generation in ``out`` with the same size, seed and clients, if its files
+    are intact."""
     try:
         data = json.loads((out / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    if data.get("size_mb_requested") != size_mb or data.get("seed") != seed:
+    if (data.get("size_mb_requested") != size_mb or data.get("seed") != seed
+            or data.get("clients", "demo") != clients):
         return None
-    result = GeneratedLogs(out, data["files"], data["bytes"], data["rows"], seed, size_mb, data["seconds"])
+    result = GeneratedLogs(out, data["files"], data["bytes"], data["rows"], seed, size_mb,
+                           data["seconds"], clients)
     if sum((out / f).stat().st_size for f in result.files if (out / f).is_file()) != result.bytes:
         return None
     return result
@@ -197,8 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--clients", choices=CLIENTS, default="demo",
+                        help="distinct: a random public client IP per request and half the "
+                             "queries '-' (the hunts' worst case); demo: the demo's clients")
     args = parser.parse_args(argv)
-    result = generate(args.out, args.size_mb, servers=args.servers, seed=args.seed, progress=sys.stderr.isatty())
+    result = generate(args.out, args.size_mb, servers=args.servers, seed=args.seed,
+                      progress=sys.stderr.isatty(), clients=args.clients)
     print(f"{len(result.files)} files, {result.size_mb:,.1f} MB, {result.rows:,} rows in "
           f"{result.seconds:.1f} s ({result.size_mb / max(result.seconds, 1e-9):,.0f} MB/s) under {args.out}")
     return 0

@@ -5,9 +5,8 @@ whose ``W3CIISLog``/``SecurityAlert`` relations follow engine/tables.py, binds t
 parameters as ``$name`` values, and turns every output row into a Finding whose id comes
 from the rule id and the row's key columns only.
 
-The JSON macros below complete engine/kql_functions.py for KQL's ``dynamic`` values as the
-hunts use them (``parse_json`` validity, ``tostring``/``isnotempty`` of a property, ``==``
-on a property). They are installed next to the shared macros.
+Every KQL macro the SQL calls (the hunts' JSON ones too) lives in engine/kql_functions.py;
+``install``/``ensure_installed`` here are the same functions, kept under these names.
 """
 from __future__ import annotations
 
@@ -24,72 +23,10 @@ from engine.findings import Finding, HuntRun, finding_id
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
-# KQL's JSON accepts only json.org JSON. DuckDB's json_valid also accepts trailing commas
-# and NaN/Infinity; both can only appear outside string literals, so when the fast test
-# sees a candidate, every string literal is replaced by a number and the text is looked at
-# again (removing them outright would turn ["a", "b"] into the trailing comma [, ]).
-_LENIENT = r"'(,[ \t\n\r]*[\]}])|[Nn][Aa][Nn]|[Ii][Nn][Ff]'"
-_STRING_LITERAL = r"""'"(?:[^"\\]|\\.)*"'"""
-
-HUNT_MACROS: dict[str, tuple[str, str]] = {
-    # parse_json(s) gives a JSON value (not the string itself) exactly when this is true.
-    # "" is not JSON (parse_json gives null); invalid text stays a string.
-    "kql_json_is_valid": (
-        "s",
-        f"CASE WHEN NOT coalesce(json_valid(s), false) THEN false "
-        f"WHEN NOT regexp_matches(s, {_LENIENT}) THEN true "
-        f"ELSE NOT regexp_matches(regexp_replace(s, {_STRING_LITERAL}, '0', 'g'), {_LENIENT}) "
-        f"END",
-    ),
-    # `x.Key == "text"` on a dynamic x: true only for a JSON string equal to the text
-    # (case-sensitive); a missing key is null and null == "text" is false.
-    "kql_json_string_equals": (
-        "j, path, value",
-        "coalesce(json_type(j, path) = 'VARCHAR' AND json_extract_string(j, path) = value, "
-        "false)",
-    ),
-    # isnotempty(x.Key): a missing key or JSON null is empty, so is the string "";
-    # [] and {} are not empty (KQL's isempty() documentation), nor is a number.
-    "kql_json_isnotempty": (
-        "j, path",
-        "coalesce(json_type(j, path) <> 'NULL', false) AND NOT coalesce("
-        "json_type(j, path) = 'VARCHAR' AND json_extract_string(j, path) = '', false)",
-    ),
-    # tostring(x.Key): a string's text without quotes; null or missing -> ""; true/false;
-    # an integral real as an integer (KQL prints 118.0 as 118); arrays and bags as compact
-    # JSON text.
-    "kql_json_tostring": (
-        "j, path",
-        "CASE json_type(j, path) "
-        "WHEN 'VARCHAR' THEN json_extract_string(j, path) "
-        "WHEN 'NULL' THEN '' "
-        "WHEN 'DOUBLE' THEN CASE "
-        "  WHEN isfinite(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) "
-        "   AND TRY_CAST(json_extract_string(j, path) AS DOUBLE) "
-        "       = trunc(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) "
-        "   AND abs(TRY_CAST(json_extract_string(j, path) AS DOUBLE)) < 1e15 "
-        "  THEN CAST(CAST(TRY_CAST(json_extract_string(j, path) AS DOUBLE) AS BIGINT) AS VARCHAR) "
-        "  ELSE CAST(TRY_CAST(json_extract_string(j, path) AS DOUBLE) AS VARCHAR) END "
-        "ELSE coalesce(CAST(json_extract(j, path) AS VARCHAR), '') END",
-    ),
-}
-
-
-def install(con: duckdb.DuckDBPyConnection) -> None:
-    """The shared KQL macros plus the hunts' JSON macros, on this connection."""
-    kql_functions.install(con)
-    kql_functions.install_macros(con, HUNT_MACROS)
-
-
-def ensure_installed(con: duckdb.DuckDBPyConnection) -> None:
-    """install() unless every macro is already there (re-creating them costs more than a
-    small hunt)."""
-    wanted = [*kql_functions.MACROS, *HUNT_MACROS]
-    present = con.execute(
-        "SELECT count(DISTINCT function_name) FROM duckdb_functions() "
-        "WHERE function_name IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchone()[0]
-    if present != len(wanted):
-        install(con)
+# Names callers of this module use; the one macro registry is engine/kql_functions.py.
+HUNT_MACROS = kql_functions.JSON_MACROS
+install = kql_functions.install
+ensure_installed = kql_functions.ensure_installed
 
 
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
@@ -190,12 +127,8 @@ def _decode_json(row: Sequence[Any], indexes: Sequence[int]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _ensure_compiler_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """The KQL compiler's own macros (kqlx_*), once per connection: compiled SQL calls
-    them and the shared set does not hold them."""
-    from engine.kql import install as install_compiler_macros, installed
-    if not installed(con):
-        install_compiler_macros(con)
+# The compiler's macros are in the same registry: one check installs everything.
+_ensure_compiler_macros = kql_functions.ensure_installed
 
 
 class HuntEngineError(Exception):

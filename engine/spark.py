@@ -16,9 +16,8 @@ Where each rule's Spark SQL comes from, first that applies:
    NULLs and gives [] where DuckDB gives NULL) and ``lower()`` (Java lower-cases U+0130 and
    a final sigma differently from DuckDB).
 
-The KQL helpers of engine/kql_functions.py (and the JSON helpers of engine/hunts.py) have
-Spark twins in ``SPARK_MACROS``, expanded into the query text the way DuckDB expands its
-macros. Not registered Spark SQL functions (``CREATE TEMPORARY FUNCTION``): Spark refuses
+The KQL helpers of engine/kql_functions.py (its SHARED_MACROS and JSON_MACROS) have Spark
+twins in ``SPARK_MACROS``, expanded into the query text the way DuckDB expands its macros. Not registered Spark SQL functions (``CREATE TEMPORARY FUNCTION``): Spark refuses
 those inside lambdas, which has_any needs, and plain expressions also run over Spark Connect.
 Because everything is SQL expressions, executors need no Python at all: only the driver
 runs exhunt. tests/scale compares every twin with its DuckDB macro on edge inputs and both
@@ -45,6 +44,7 @@ from sqlglot import exp
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
 from engine.hunts import (HuntEngineError, derive_key_columns, findings_from_rows,
                           split_overrides)
+from engine.kql_functions import COMPILER_MACROS, IPV4_PATTERN, IPV4_PRIVATE_PATTERN
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 from engine.tables import TABLES
 
@@ -91,7 +91,18 @@ def _bool_all(terms: str, predicate: str) -> str:
             f"WHEN exists({terms}, __t -> ({predicate}) <=> true) THEN true ELSE NULL END")
 
 
-_OCTET = "element_at(kql_ipv4_octets(s), {})"
+
+
+def _whole_match(pattern: str) -> str:
+    """A Spark SQL literal for DuckDB's regexp_full_match(s, pattern) as ``s rlike ...``:
+    anchored (rlike finds), ``\\z`` for the end (Java's ``$`` also matches before a final
+    newline), backslashes doubled for the SQL string literal. Only for the fixed patterns
+    of engine/kql_functions.py, whose classes (``\\d``) mean the same in RE2 and Java."""
+    return "'^(?:" + pattern.replace("\\", "\\\\") + ")\\\\z'"
+
+
+_IPV4 = _whole_match(IPV4_PATTERN)
+_IPV4_PRIVATE = _whole_match(IPV4_PRIVATE_PATTERN)
 
 # name -> (parameters, Spark SQL body): the Spark twin of each DuckDB macro in
 # engine.kql_functions.MACROS, expanded into the query text the way DuckDB expands its
@@ -133,20 +144,9 @@ SPARK_MACROS: dict[str, tuple[tuple[str, ...], str]] = {
         r"THEN transform(split(split_part(s, '/', 1), '\\.'), __o -> CAST(__o AS INT)) "
         "ELSE NULL END",
     ),
-    "kql_ipv4_valid": (
-        ("s",),
-        "CASE WHEN kql_ipv4_octets(s) IS NULL THEN false "
-        "WHEN array_max(kql_ipv4_octets(s)) > 255 THEN false "
-        "WHEN contains(s, '/') AND CAST(split_part(s, '/', 2) AS INT) > 32 THEN false "
-        "ELSE true END",
-    ),
+    "kql_ipv4_valid": (("s",), f"coalesce(s rlike {_IPV4}, false)"),
     "kql_ipv4_is_private": (
-        ("s",),
-        "CASE WHEN NOT kql_ipv4_valid(s) THEN NULL ELSE "
-        f"({_OCTET.format(1)} = 10 "
-        f"OR ({_OCTET.format(1)} = 172 AND {_OCTET.format(2)} BETWEEN 16 AND 31) "
-        f"OR ({_OCTET.format(1)} = 192 AND {_OCTET.format(2)} = 168)) END",
-    ),
+        ("s",), f"CASE WHEN s rlike {_IPV4} THEN s rlike {_IPV4_PRIVATE} ELSE NULL END"),
 }
 
 
@@ -220,12 +220,14 @@ def _placeholder_names(spark_sql: str) -> list[str]:
 
 
 # DuckDB helpers that return regular-expression text (RE2 syntax) have no twin: Java's
-# syntax differs, and the has/has_any twins build their own patterns.
-NO_TWIN = ("kql_has_pattern", "kql_has_any_pattern")
+# syntax differs, and the has/has_any twins build their own patterns. The KQL compiler's
+# kqlx_* macros have none either: compiled KQL is not translated to Spark (_check_exact
+# refuses any function outside kql_*), so nothing on Spark could call them.
+NO_TWIN = ("kql_has_pattern", "kql_has_any_pattern", *COMPILER_MACROS)
 
 
 # --- JSON helpers for per-engine Spark SQL ------------------------------------------------
-# Twins of engine.hunts.HUNT_MACROS over Spark's VARIANT (Spark 4): ``kql_json_parse(s)``
+# Twins of engine.kql_functions.JSON_MACROS over Spark's VARIANT (Spark 4): ``kql_json_parse(s)``
 # gives the parsed value (NULL where KQL's parse_json would keep the string or give null),
 # the others take a VARIANT and a JSON path literal such as '$.Type'. The DuckDB macros take
 # JSON text, so SQL using these is per-engine SQL (a rule's ``sql_spark``), never translated.
@@ -272,6 +274,7 @@ _EXACT = frozenset({
     "LT", "LTE", "Is", "In", "Between", "Case", "If", "Coalesce", "Count", "Min", "Max",
     "Placeholder", "Cast", "DataType", "ArrayAgg", "Filter", "Union", "DPipe", "Lower",
     "Array", "Subquery", "Anonymous", "Var", "Tuple", "Contains", "StartsWith",
+    "NullSafeEQ",  # IS NOT DISTINCT FROM: the same words and meaning in Spark SQL
 })
 _EXACT_CASTS = ("ARRAY<VARCHAR>", "ARRAY<TEXT>", "INT", "INTEGER", "BIGINT", "BOOLEAN")
 
@@ -580,9 +583,6 @@ def _coverage_notes(case_path: Path | str, rule: Rule, params: Mapping[str, Any]
 
     con = Case(Path(case_path)).connect()
     try:
-        from engine.hunts import install
-
-        install(con)
         return coverage.run_checks(con, rule.coverage, dict(params), nameable_checks(rule.checks))
     finally:
         con.close()

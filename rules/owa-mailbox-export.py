@@ -9,37 +9,51 @@ from __future__ import annotations
 from engine.coverage import Check, bind, is_ipv6, plural, public_ipv6
 from engine.findings import CoverageNote
 
-# Hunt B's filters on csUriStem and on cIP, as rules/owa-mailbox-export.yaml writes them:
-# evaluated once per distinct value (min() keeps DuckDB from pushing them below the
-# grouping, where they would run once per request).
+# Hunt B's filters on csUriStem, as rules/owa-mailbox-export.yaml writes them: evaluated
+# once per distinct stem (min() keeps DuckDB from pushing them below the grouping, where
+# they would run once per request).
 _HUNT_B_STEMS = """
     SELECT stem AS csUriStem
-    FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog
-          WHERE contains(lower(csUriStem), '/owa/') GROUP BY csUriStem)
+    FROM (SELECT min(csUriStem) AS stem FROM W3CIISLog GROUP BY csUriStem)
     WHERE kql_contains(stem, '/owa/')
       AND NOT kql_in_ci(kql_split_last(stem, '.'), $scripting_extensions::VARCHAR[])
       AND kql_split_last(stem, '/') <> ''
 """
-_HUNT_B_CLIENTS = """
-    SELECT ip AS cIP
-    FROM (SELECT min(cIP) AS ip FROM W3CIISLog GROUP BY cIP)
-    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
-      AND kql_ipv4_is_private(ip) = false
-      AND NOT kql_startswith(ip, 'fe80')
-      AND NOT kql_startswith(ip, '::')
-      AND NOT kql_startswith(ip, '127.')
+# Hunt B's filters on a client address `ip`, as the rule writes them.
+_HUNT_B_CLIENT_TESTS = """
+    NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
+    AND kql_ipv4_is_private(ip) = false
+    AND NOT kql_startswith(ip, 'fe80')
+    AND NOT kql_startswith(ip, '::')
+    AND NOT kql_startswith(ip, '127.')
 """
 # Client addresses (with request counts) of the requests hunt B keeps up to its client
 # filters, that `ipv4_is_private(cIP) == false` drops because the function is null for
-# them (not IPv4), leaving out those the user excluded anyway.
+# them, leaving out those the user excluded anyway. It is null exactly for what is not a
+# valid IPv4, which one regular expression tells (is_private needs a second one).
 _HUNT_B_NON_IPV4_CLIENTS = f"""
     SELECT ip, n FROM (
         SELECT min(r.cIP) AS ip, count(*) AS n
         FROM W3CIISLog AS r JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
         WHERE kql_isempty(r.csUriQuery)
         GROUP BY r.cIP)
-    WHERE NOT kql_in_ci(ip, $excluded_ips::VARCHAR[]) AND kql_ipv4_is_private(ip) IS NULL
+    WHERE NOT kql_ipv4_valid(ip) AND NOT kql_in_ci(ip, $excluded_ips::VARCHAR[])
 """
+# The requests hunt B would keep if their csUriQuery '-' counted as empty: the client
+# filters run once per distinct client of those requests only, not of the whole table.
+_HUNT_B_DASH_REQUESTS = f"""
+    WITH dashed AS (
+        SELECT r.TenantId, r.Computer, r.csUriStem, r.cIP
+        FROM W3CIISLog AS r JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
+        WHERE r.csUriQuery = '-'
+    ),
+    clients AS (
+        SELECT ip AS cIP FROM (SELECT min(cIP) AS ip FROM dashed GROUP BY cIP)
+        WHERE {_HUNT_B_CLIENT_TESTS}
+    )
+    SELECT d.TenantId, d.Computer, d.csUriStem FROM dashed AS d JOIN clients AS c ON d.cIP = c.cIP
+"""
+
 
 def _ipv6_clients_dropped(con, params) -> CoverageNote:
     rows = con.execute(f"SELECT ip, n FROM ({_HUNT_B_NON_IPV4_CLIENTS}) WHERE contains(ip, ':')",
@@ -69,11 +83,8 @@ def _unparsable_clients_dropped(con, params) -> CoverageNote:
 
 def _dash_query_strings(con, params) -> CoverageNote:
     requests, files = con.execute(
-        f"""SELECT count(*), count(DISTINCT (r.TenantId, r.Computer, r.csUriStem))
-            FROM W3CIISLog AS r
-            JOIN ({_HUNT_B_STEMS}) AS s ON r.csUriStem = s.csUriStem
-            JOIN ({_HUNT_B_CLIENTS}) AS c ON r.cIP = c.cIP
-            WHERE r.csUriQuery = '-'""",
+        f"SELECT count(*), count(DISTINCT (TenantId, Computer, csUriStem)) "
+        f"FROM ({_HUNT_B_DASH_REQUESTS})",
         bind(params, DASH.parameters)).fetchone()
     return CoverageNote(
         DASH.code, requests,

@@ -3,7 +3,7 @@
 Stages, as in sqlglot: :mod:`tokenizer` -> :mod:`parser` (syntax tree in :mod:`ast`) ->
 :mod:`semantic` (tables, column types, KQL's naming rules) -> :mod:`generator` (one DuckDB
 SELECT, values bound as parameters). Run the SQL on a connection where :func:`install` ran
-(it installs engine.kql_functions as well as the compiler's own macros).
+(engine.kql_functions' one macro registry, the compiler's kqlx_* macros included).
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any
 
 import duckdb
 
+from engine.kql_functions import install, installed
 from engine.tables import TABLES
 
 from .errors import KqlError, QueryFailed
 from .generator import Generator
-from .macros import install
 from .parser import parse
 
 __all__ = ["CompiledQuery", "KqlError", "QueryFailed", "compile_kql", "install", "installed", "default_now", "run"]
@@ -51,13 +51,6 @@ class CompiledQuery:
             return self.execute(con).fetchall()
         except duckdb.Error as exc:
             raise QueryFailed(str(exc).splitlines()[0]) from exc
-
-
-def installed(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether this connection already has the compiler's macros."""
-    row = con.execute("SELECT count(*) FROM duckdb_functions() "
-                      "WHERE function_name = 'kqlx_hassuffix_cs'").fetchone()
-    return bool(row and row[0])
 
 
 def compile_kql(text: str, *, now: _dt.datetime | None = None) -> CompiledQuery:

@@ -98,3 +98,33 @@ def test_a_measure_that_fails_to_import_comes_back_as_its_error_beside_the_other
     found = dict(bench.discover_measures())
     assert isinstance(found["broken"], ImportError)
     assert found["fine"].measure(None) == [("fine: value", "1 s")]
+
+
+@pytest.fixture(scope="module")
+def distinct_logs(generate, tmp_path_factory):
+    return generate.generate(tmp_path_factory.mktemp("distinct"), 2.0, servers=2, workers=1,
+                             clients="distinct")
+
+
+def _fields(logs, name: str) -> list[str]:
+    lines = [line for p in logs.paths() for line in p.read_text().splitlines()]
+    fields = next(line for line in lines if line.startswith("#Fields: ")).split()[1:]
+    return [line.split(" ")[fields.index(name)] for line in lines if not line.startswith("#")]
+
+
+def test_distinct_clients_gives_nearly_every_request_its_own_public_ipv4(distinct_logs):
+    import ipaddress
+
+    clients = _fields(distinct_logs, "c-ip")
+    assert len(set(clients)) > 0.99 * len(clients)
+    assert all(ipaddress.IPv4Address(ip).is_global for ip in clients)
+
+
+def test_distinct_clients_leaves_about_half_the_queries_empty(distinct_logs):
+    queries = _fields(distinct_logs, "cs-uri-query")
+    assert 0.45 < queries.count("-") / len(queries) < 0.55
+
+
+def test_distinct_clients_is_a_generation_of_its_own(generate, distinct_logs):
+    assert generate.load_existing(distinct_logs.root, 2.0, 1, "distinct").rows == distinct_logs.rows
+    assert generate.load_existing(distinct_logs.root, 2.0, 1) is None

@@ -19,7 +19,7 @@ from typing import Any, Collection, Mapping, Sequence
 import duckdb
 
 from engine import coverage, kql_functions
-from engine.findings import Finding, HuntRun, finding_id
+from engine.findings import CoverageNote, Finding, HuntRun, finding_id
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
@@ -62,6 +62,9 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     key_columns = rule.key_columns or derive_key_columns(columns, group_by, list_columns)
     findings = findings_from_rows(rule, columns, rows, key_columns)
     notes = coverage.run_checks(con, rule.coverage, params, nameable_checks(rule.checks))
+    # What the compiler had to leave out (a fuzzy union leg over a table exhunt does not
+    # have, a column it does not record) is a blind spot of this run like any other.
+    notes += [CoverageNote(KQL_NOTE, 1, note) for note in (compiled.notes if compiled else ())]
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, notes=notes, parameters=params,
                    elapsed_s=time.perf_counter() - started)
@@ -131,6 +134,9 @@ def _decode_json(row: Sequence[Any], indexes: Sequence[int]) -> tuple[Any, ...]:
 _ensure_compiler_macros = kql_functions.ensure_installed
 
 
+KQL_NOTE = "kql-compiler-note"  # code of the notes the KQL compiler leaves on a run
+
+
 class HuntEngineError(Exception):
     """The chosen engine cannot run the hunts (not installed, or a rule it cannot run with
     DuckDB's exact meaning); the message says what to do."""
@@ -146,12 +152,7 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
     # Imported here: engine.import_results builds on this module's findings_from_rows.
     from engine.import_results import combine_runs, imported_runs
     if engine == "spark":
-        try:
-            from engine.spark import run_rules_spark
-        except ImportError as exc:  # sqlglot and pyspark are the optional `spark` extra
-            raise HuntEngineError(f"the Spark engine needs the spark extra: pip install "
-                                  f"'exhunt[spark]' ({exc})") from exc
-        local = run_rules_spark(case_path, rules, overrides, now=now)
+        local = _run_on_spark(con, case_path, rules, overrides, now)
     elif con is None:
         raise ValueError("run_hunts needs a DuckDB connection unless engine='spark'")
     else:
@@ -162,6 +163,39 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
         run.rule = by_id.get(run.rule_id)
         run.presentation = presentation_of(run)
     return runs
+
+
+def _run_on_spark(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
+                  rules: Sequence[Rule], overrides: Mapping[str, Any] | None,
+                  now: datetime | None) -> list[HuntRun]:
+    """``rules`` on Spark; those with no exact Spark translation (KQL-only rules calling
+    compiler functions sqlglot cannot carry over exactly) run on DuckDB over the same case
+    instead, with a note saying so, so that asking for Spark never loses a hunt."""
+    try:
+        from engine.spark import SparkTranslationError, run_rules_spark, spark_query
+    except ImportError as exc:  # sqlglot and pyspark are the optional `spark` extra
+        raise HuntEngineError(f"the Spark engine needs the spark extra: pip install "
+                              f"'exhunt[spark]' ({exc})") from exc
+    per_rule = split_overrides(rules, overrides or {})
+    on_duckdb: dict[str, str] = {}
+    if con is not None:
+        for rule in rules:
+            try:
+                spark_query(rule, resolve_parameters(rule, per_rule[rule.id]), now)
+            except SparkTranslationError as exc:
+                on_duckdb[rule.id] = str(exc)
+    on_spark = [r for r in rules if r.id not in on_duckdb]
+    runs = {run.rule_id: run for run in run_rules_spark(
+        case_path, on_spark,
+        {f"{r.slug}.{k}": v for r in on_spark for k, v in per_rule[r.id].items()}, now=now)}
+    for rule in rules:
+        if rule.id in on_duckdb:
+            run = run_rule(con, rule, per_rule[rule.id], now=now)
+            run.notes.append(CoverageNote(
+                "ran-on-duckdb", 1, f"ran on DuckDB, not Spark (no exact Spark translation): "
+                                    f"{on_duckdb[rule.id]}"))
+            runs[rule.id] = run
+    return [runs[rule.id] for rule in rules]
 
 
 def presentation_of(run: HuntRun) -> Presentation:

@@ -91,3 +91,22 @@ def test_seed_hunts_checks_come_from_their_modules():
     assert rules["exchange-alerts"].module_path.name == "exchange-servers-alerts.py"
     import engine.coverage
     assert engine.coverage.CHECKS == {}
+
+
+def test_what_the_compiler_leaves_out_is_a_note_on_the_run(tmp_path):
+    import duckdb
+
+    from engine.hunts import KQL_NOTE, run_rule
+    from engine.rules import load_rule_file
+    from engine.tables import create_tables
+
+    path = tmp_path / "fuzzy.yaml"
+    path.write_text("id: 0f0e0d0c-0000-4000-8000-000000000013\nname: Fuzzy union\n"
+                    "query: |\n  union isfuzzy=true (W3CIISLog | project cIP),\n"
+                    "    (OfficeActivity | project cIP = ClientIP)\n"
+                    "  | summarize n = count() by cIP\n")
+    con = duckdb.connect()
+    create_tables(con)
+    run = run_rule(con, load_rule_file(path))
+    notes = [n for n in run.notes if n.code == KQL_NOTE]
+    assert len(notes) == 1 and "OfficeActivity" in notes[0].message and notes[0].count == 1

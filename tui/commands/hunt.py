@@ -68,15 +68,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"exhunt hunt: {exc}", file=sys.stderr)
         return 2
     case = case_from_args(args)
-    con = None if args.engine == "spark" else case.connect()
+    # Spark too gets the case's DuckDB connection: rules Spark cannot run exactly fall
+    # back to it (engine.hunts.run_hunts).
+    con = case.connect()
     try:
         runs = run_hunts(con, case.path, selected, overrides, now=now, engine=args.engine)
     except (RuleError, HuntEngineError) as exc:
         print(f"exhunt hunt: {exc}", file=sys.stderr)
         return 2
     finally:
-        if con is not None:
-            con.close()
+        con.close()
     write_runs(runs, args.format, sys.stdout)
     write_notes(runs, sys.stderr)
     return 0

@@ -25,15 +25,19 @@ COMMAND_MODULES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``exhunt`` parser with every command, or with command ``only``: importing a
+    command module imports what it runs (Textual for the console, DuckDB for the rest), so
+    ``exhunt hunt`` does not pay for the console's imports at each start."""
     parser = argparse.ArgumentParser(
         prog="exhunt",
         description="Hunt for Exchange/OWA compromise in local IIS and SecurityAlert evidence.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES.values():
-        module = importlib.import_module(f"tui.commands.{module_name}")
-        module.register(sub)
+    for command, module_name in COMMAND_MODULES.items():
+        if only is None or command == only:
+            module = importlib.import_module(f"tui.commands.{module_name}")
+            module.register(sub)
     return parser
 
 
@@ -50,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["open"]
     elif argv[0] not in COMMAND_MODULES and not argv[0].startswith("-"):
         argv = ["open", *argv]
-    parser = build_parser()
     command = argv[0]
+    parser = build_parser(command if command in COMMAND_MODULES else None)
     if command in COMMAND_MODULES:
         # Options may come before, between or after the paths (`exhunt kql 'Q' --now T DIR`):
         # plain parse_args would stop the PATH list at the first option.

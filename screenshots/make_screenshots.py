@@ -21,6 +21,9 @@ SHOTS = {
     "overview": [],
     "servers": ["2"],
     "files": ["3"],
+    # The first hunt after the seed ones (a built-in pack rule): a screen built from what
+    # the engine derived for a KQL-only rule.
+    "hunt": ["4"],
     "filter": ["3", "slash", "z", "i", "p"],
     "detail": ["3", "enter"],
     "palette": ["ctrl+p", "e", "x", "c", "h", "0", "4"],

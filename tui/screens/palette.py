@@ -102,7 +102,7 @@ class JumpProvider(Provider):
                                 processor=None, limit=MAX_HITS, score_cutoff=MIN_SCORE)
         for _, score, index in found:
             target = targets[index]
-            display = Text(f"{target.kind:<6} ", style="dim", end="")
+            display = Text(f"{target.kind:<7} ", style="dim", end="")
             label = safe(target.label)
             display.append_text(highlight(label, match_spans(label.plain, parsed)))
             yield Hit(score / 100.0, display, partial(jump, target),

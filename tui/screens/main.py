@@ -163,10 +163,10 @@ class MainScreen(Screen):
                 presentation = getattr(run, "presentation", None)
                 noun = presentation.noun if presentation is not None else "findings"
                 unreviewed = self.data.counts(run)[UNREVIEWED]
-                part = f" · {len(run.findings):,} {noun} ({unreviewed:,} unreviewed)"
-                if text.cell_len + len(part) > width:
+                part = safe(f" · {len(run.findings):,} {noun} ({unreviewed:,} unreviewed)")
+                if text.cell_len + part.cell_len > width:
                     break
-                text.append_text(safe(part))
+                text.append_text(part)
             if getattr(self.app, "source", None) is not None and self.app.source.demo:
                 text.append(" · demo case")
             else:

@@ -29,7 +29,8 @@ RULE = {
     "relevantTechniques": ["T1190"],
     "query": 'W3CIISLog\n| where csUriStem has "/ecp/"\n'
              "| summarize Requests = count() by Computer, cIP\n"
-             "| extend HostCustomEntity = Computer, IPCustomEntity = cIP\n",
+             "| extend HostCustomEntity = Computer, IPCustomEntity = cIP\n"
+             "| order by Computer asc, cIP asc\n",  # the same rows in the same order each run
     "entityMappings": [
         {"entityType": "Host", "fieldMappings": [{"identifier": "FullName",
                                                   "columnName": "HostCustomEntity"}]},

@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 from textual.worker import get_current_worker
 
+from engine.drilldown import DrilldownError
 from engine.findings import HuntRun
 from engine.presentation import Pane as PaneSpec, Presentation
 from tui.safe_text import safe
@@ -71,8 +72,11 @@ def dom_id(name: str) -> str:
 
 
 def _singular(title: str) -> str:
-    """"Alerts" -> "Alert": the timeline's label reads "Alert timeline ... (6 alert rows)"."""
-    return title[:-1] if title.endswith("s") and not title.endswith("ss") else title
+    """What one row of a timeline pane is, from the pane's title: its first word, singular
+    ("Alerts naming this server" -> "Alert"), so the label reads "Alert timeline ... (6 alert
+    rows)" with no extra field for hunts to declare."""
+    word = (title.split() or ["Row"])[0]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def _summary_values(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -224,7 +228,12 @@ class HuntView(Vertical):
             # query nobody will see (it may scan the whole request table).
             if worker.is_cancelled:
                 return
-            result = drill.pane_rows(run, spec, finding_row)
+            try:
+                result = drill.pane_rows(run, spec, finding_row)
+            except DrilldownError as exc:  # this finding lacks a value the query needs
+                if not worker.is_cancelled:
+                    self.app.call_from_thread(self._show_unavailable, spec, pane, key, str(exc))
+                return
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show_rows, spec, pane, key, result)
 
@@ -251,6 +260,17 @@ class HuntView(Vertical):
             times = [r.get(spec.time_column) for r in result.rows] if spec.time_column else []
             self._show_timeline(spec.id, current.cells[0], times)
 
+    def _show_unavailable(self, spec: PaneSpec, pane: Pane, key: str, reason: str) -> None:
+        """The pane has nothing to show for this finding: say why in its title line rather
+        than a failure toast on every cursor move."""
+        current = self.list.table.cursor_row
+        if current is None or current.key != key:
+            return
+        pane.table.set_rows([])
+        pane.set_subtitle(safe(reason))
+        if spec.id in self._timelines:
+            self._show_timeline(spec.id, current.cells[0], [])
+
     def _show_timeline(self, pane_id: str, finding: str, times: list[Any]) -> None:
         title = self.specs[pane_id].title
         label = Text(f" {_singular(title)} timeline", end="", no_wrap=True, overflow="ellipsis")
@@ -259,7 +279,7 @@ class HuntView(Vertical):
             label.append(f"  {short_time(known[0])} → {short_time(known[-1])}"
                          f"  ({len(known):,} {_singular(title).lower()} rows)")
         elif finding:
-            label.append(f"  no {title.lower()}")
+            label.append(f"  no {(title.split() or ['rows'])[0].lower()}")
         static, spark = self._timelines[pane_id]
         static.update(label)
         spark.data = histogram(known)

@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.findings import Finding, HuntRun
+from engine.presentation import DEFAULT_ORDER
 
 # The seed hunts' ids, for tests and scripts that open their screens. The console itself
 # never branches on a hunt: every screen is built from the hunt's presentation.
 HUNT_A = "84026aa0-7020-45d0-9f85-d526e43de2ab"  # Exchange servers and their alerts
 HUNT_B = "a523786c-8382-4029-80e9-f1a7ecd067c1"  # suspect mailbox export on OWA
-
-# Sort key of a hunt that declares no order (engine.presentation's default).
-DEFAULT_ORDER = 100
 
 UNREVIEWED = "unreviewed"
 

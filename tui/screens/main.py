@@ -30,6 +30,8 @@ from tui.widgets.pane import Pane
 from tui.widgets.table import VirtualTable
 
 DEFAULT_EXPORT_NAME = "exhunt-marked-findings.csv"
+# The noun the engine gives a hunt that declares none (engine.presentation).
+GENERIC_NOUN = "findings"
 SYNC_SECONDS = 2.0  # how often to look for marks saved by another exhunt on the same case
 
 
@@ -161,7 +163,9 @@ class MainScreen(Screen):
             width = self.app.size.width
             for run in self.data.ordered_runs():
                 presentation = getattr(run, "presentation", None)
-                noun = presentation.noun if presentation is not None else "findings"
+                noun = presentation.noun if presentation is not None else GENERIC_NOUN
+                if noun == GENERIC_NOUN:  # "7 findings" would not say whose: name the hunt
+                    noun = run.rule_slug
                 unreviewed = self.data.counts(run)[UNREVIEWED]
                 part = safe(f" · {len(run.findings):,} {noun} ({unreviewed:,} unreviewed)")
                 if text.cell_len + part.cell_len > width:

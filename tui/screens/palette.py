@@ -100,10 +100,14 @@ class JumpProvider(Provider):
         parsed = Query.parse(query)
         found = process.extract(query.lower(), self._labels, scorer=fuzz.partial_ratio,
                                 processor=None, limit=MAX_HITS, score_cutoff=MIN_SCORE)
-        for _, score, index in found:
+        # Equal scores keep the targets' order (hunts, then hunts in presentation order):
+        # rapidfuzz does not promise it, and the palette sorts by score alone, so a tie
+        # between hunt B's file and another hunt's URL of the same path goes to hunt B.
+        found.sort(key=lambda hit: (-hit[1], hit[2]))
+        for rank, (_, score, index) in enumerate(found):
             target = targets[index]
             display = Text(f"{target.kind:<7} ", style="dim", end="")
             label = safe(target.label)
             display.append_text(highlight(label, match_spans(label.plain, parsed)))
-            yield Hit(score / 100.0, display, partial(jump, target),
+            yield Hit(score / 100.0 - rank * 1e-6, display, partial(jump, target),
                       text=escape_controls(target.label))

@@ -222,3 +222,21 @@ async def test_hunts_beyond_the_number_keys_open_from_the_overview(demo_source, 
         await open_from_overview(app, pilot, last.rule_id)
         view = next(v for v in app.main.views.values() if v.run is last)
         assert app.main.query_one("ContentSwitcher").current == view.id
+
+
+@pilot_test
+async def test_a_rule_files_hostile_name_shows_literally_on_its_screens(demo_source, tmp_path):
+    from tests.tui.test_hostile import screen_text
+
+    hostile = "[@click=app.quit]ECP[/] \x1b]8;;http://evil\x1b\\x"
+    folder = tmp_path / "hostile-rules"
+    write_rule(folder, dict(RULE, name=hostile))
+    app = ExhuntApp(dataclasses.replace(demo_source, rules_dirs=[folder]))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_loaded(pilot)
+        shown = "\\x1b]8;;http://evil\\x1b\\x"
+        assert "[@click=app.quit]ECP[/] " + shown in screen_text(app)  # the overview
+        await open_from_overview(app, pilot, RULE_ID)
+        text = screen_text(app)
+        assert "[@click=app.quit]ECP[/] " + shown in text and "\x1b" not in text
+        assert app.is_running

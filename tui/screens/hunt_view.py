@@ -273,13 +273,14 @@ class HuntView(Vertical):
 
     def _show_timeline(self, pane_id: str, finding: str, times: list[Any]) -> None:
         title = self.specs[pane_id].title
-        label = Text(f" {_singular(title)} timeline", end="", no_wrap=True, overflow="ellipsis")
+        label = Text(end="", no_wrap=True, overflow="ellipsis")
+        label.append_text(safe(f" {_singular(title)} timeline"))  # words from the rule file
         known = sorted(t for t in times if isinstance(t, _dt.datetime))
         if known:
-            label.append(f"  {short_time(known[0])} → {short_time(known[-1])}"
-                         f"  ({len(known):,} {_singular(title).lower()} rows)")
+            label.append_text(safe(f"  {short_time(known[0])} → {short_time(known[-1])}"
+                                   f"  ({len(known):,} {_singular(title).lower()} rows)"))
         elif finding:
-            label.append(f"  no {(title.split() or ['rows'])[0].lower()}")
+            label.append_text(safe(f"  no {(title.split() or ['rows'])[0].lower()}"))
         static, spark = self._timelines[pane_id]
         static.update(label)
         spark.data = histogram(known)

@@ -125,7 +125,8 @@ def hunt_blocks(data: CaseData, hunts: list[HuntRun], cursor: int | None) -> lis
         if position == cursor:
             title.stylize(CURSOR_STYLE)
         block.append_text(title)
-        block.append(f"  ({run.rule_slug})\n", style="dim")
+        block.append_text(safe(f"  ({run.rule_slug})", "dim"))  # from a file name
+        block.append("\n")
         block.append(f"  {len(run.findings):,} findings: ")
         parts = []
         for disposition, short in SHORT_DISPOSITION.items():

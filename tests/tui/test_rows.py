@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from engine.findings import Finding, HuntRun
-from engine.presentation import ListColumn
+from engine.presentation import ListColumn, Presentation
 from tui.screens.hunt_view import fill_summary, histogram
+from tui.screens.palette import jump_targets
 from tui.screens.rows import FindingsIndex, cell_text
 
 T1 = dt.datetime(2021, 3, 3, 9, 3, 10, 123456)
@@ -88,3 +89,21 @@ def test_a_summary_template_that_does_not_fit_the_values_shows_nothing():
 def test_the_histogram_counts_rows_per_slice_of_their_time_range():
     counts = histogram([T0, T0, T1, None], buckets=4)
     assert counts == [2.0, 0.0, 0.0, 1.0]
+
+
+def test_the_palette_offers_a_server_once_whatever_its_case_in_each_hunt():
+    class Data:  # the two seed hunts' rows as they name one server
+        def __init__(self, runs):
+            self.runs = runs
+
+        def ordered_runs(self):
+            return self.runs
+
+    a = _run("a", "exchange-alerts", [{"ExchangeServer": "exch04.contoso.com"}])
+    b = _run("b", "owa-export", [{"Computer": "EXCH04.contoso.com", "csUriStem": "/x.zip"}])
+    a.presentation = Presentation("A", "servers", (), roles={"server": "ExchangeServer"})
+    b.presentation = Presentation("B", "files", (), roles={"server": "Computer",
+                                                          "file": "csUriStem"})
+    targets = [(t.kind, t.label, t.view) for t in jump_targets(Data([a, b])) if t.kind != "hunt"]
+    assert targets == [("server", "exch04.contoso.com", "hunt-exchange-alerts"),
+                       ("file", "/x.zip on EXCH04.contoso.com", "hunt-owa-export")]

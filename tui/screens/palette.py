@@ -21,6 +21,7 @@ from textual.command import Hit, Hits, Provider
 from tui.safe_text import display_str, escape_controls, highlight, safe
 from tui.search import Query, match_spans
 from tui.screens.hunt_view import view_names
+from tui.screens.rows import ascii_fold
 from tui.screens.state import CaseData
 
 MAX_HITS = 40
@@ -31,6 +32,9 @@ MIN_SCORE = 60.0
 # findings.
 TARGET_ROLES = ("server", "file", "ip", "alert", "account", "url")
 NAMED_WITH_SERVER = ("file", "alert", "url")
+# Names whose letter case means nothing (host names, addresses, Windows accounts): one entry
+# for "exch04.contoso.com" (hunt A) and "EXCH04.contoso.com" (hunt B), the first hunt's.
+CASELESS_ROLES = ("server", "ip", "account")
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ def jump_targets(data: CaseData) -> list[Target]:
                     label = value
                     if role in NAMED_WITH_SERVER and server and value != server:
                         label = f"{value} on {server}"
-                    if (role, label) not in seen:
-                        seen.add((role, label))
+                    seen_as = (role, ascii_fold(label) if role in CASELESS_ROLES else label)
+                    if seen_as not in seen:
+                        seen.add(seen_as)
                         targets.append(Target(role, label, views[id(run)], f.finding_id))
     return targets
 

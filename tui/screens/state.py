@@ -178,9 +178,21 @@ def _fraction(p: Any) -> float | None:
 def _describe_progress(p: Any) -> str:
     files_done = getattr(p, "files_done", None)
     files_total = getattr(p, "files_total", None)
+    text = "Reading evidence"
     if files_done is not None and files_total:
-        return f"Reading evidence: {files_done}/{files_total} files"
-    return "Reading evidence"
+        text += f": {files_done}/{files_total} files"
+    # A long file (a gzip bomb decompressing to gigabytes) names itself and its rate, so
+    # the status line moves while it is read. Evidence names may hold escapes: shown inert.
+    current = getattr(p, "current", None)
+    read = getattr(p, "reading_bytes", 0)
+    seconds = getattr(p, "reading_s", 0.0)
+    if current and isinstance(read, int) and read > 0 and isinstance(seconds, float) \
+            and seconds > 0:
+        from tui.safe_text import escape_controls
+
+        name = escape_controls(Path(str(current)).name)[:80]
+        text += f" \u00b7 {name}: {read / 1e6:,.0f} MB read, {read / 1e6 / seconds:,.0f} MB/s"
+    return text
 
 
 def short_time(value: Any) -> str:

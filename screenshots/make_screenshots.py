@@ -21,6 +21,9 @@ SHOTS = {
     "overview": [],
     "servers": ["2"],
     "files": ["3"],
+    # A rule folder holding only Sentinel KQL (EXAMPLE_RULE, written for this shot): the
+    # screen the console builds from what the engine derives for it.
+    "hunt": [],
     "filter": ["3", "slash", "z", "i", "p"],
     "detail": ["3", "enter"],
     "palette": ["ctrl+p", "e", "x", "c", "h", "0", "4"],
@@ -28,13 +31,41 @@ SHOTS = {
 }
 
 
+EXAMPLE_RULE = """\
+id: 5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b
+name: ECP requests per client
+description: Clients requesting the Exchange Control Panel, per server.
+severity: Medium
+query: |
+  W3CIISLog
+  | where csUriStem has "/ecp/"
+  | summarize Requests = count() by Computer, cIP
+  | extend HostCustomEntity = Computer, IPCustomEntity = cIP
+  | order by Computer asc, cIP asc
+entityMappings:
+  - entityType: Host
+    fieldMappings: [{identifier: FullName, columnName: HostCustomEntity}]
+  - entityType: IP
+    fieldMappings: [{identifier: Address, columnName: IPCustomEntity}]
+"""
+EXAMPLE_VIEW = "hunt-ecprequests"
+
+
 async def _shoot(name: str, keys: list[str], size: tuple[int, int], out: Path) -> Path:
     from tui.app import ExhuntApp
     from tui.screens.state import CaseSource
 
-    app = ExhuntApp(CaseSource(demo=True))
+    rules_dirs = []
+    if name == "hunt":
+        rules_dirs = [Path(os.environ["HOME"]) / "example-rules"]
+        rules_dirs[0].mkdir(exist_ok=True)
+        (rules_dirs[0] / "EcpRequests.yaml").write_text(EXAMPLE_RULE, encoding="utf-8")
+    app = ExhuntApp(CaseSource(demo=True, rules_dirs=rules_dirs))
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)
+        if name == "hunt":
+            app.main.action_show_view(EXAMPLE_VIEW)
+            await _settle(pilot)
         for key in keys:
             await pilot.press(key)
             await _settle(pilot)

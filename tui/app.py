@@ -13,7 +13,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from tui import keys
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, hunt_descriptions
 from tui.screens.main import MainScreen
 from tui.screens.palette import JumpProvider
 from tui.screens.rows import finding_tables
@@ -58,16 +58,18 @@ class ExhuntApp(App[None]):
         self.run_worker(load, thread=True, exclusive=True, group="load", exit_on_error=False,
                         name="load")
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "load":
             return
         if event.state == WorkerState.SUCCESS:
             data: CaseData = event.worker.result
             self._case = data.case
-            self.main.show_data(data)
+            await self.main.show_data(data)
         elif event.state == WorkerState.ERROR:
             self.main.show_failure(str(event.worker.error))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            data = self.main.data
+            hunts = [] if data is None else hunt_descriptions(data.ordered_runs())
+            self.push_screen(HelpScreen(hunts))

@@ -7,16 +7,27 @@ has a stable id (used in tests and in `Binding.id`).
 Choices forced by terminals over SSH: no `alt+` keys (ESC versus Alt is a timing guess), no
 `ctrl+enter` (most terminals send plain enter). At 80 columns about nine footer items fit, so
 related keys share one footer item through a compact `Binding.Group`.
+
+Hunts are plug-ins, so the number keys are generic: `2`..`9` open the hunts in presentation
+order (the seed hunts declare orders 1 and 2, so they stay on `2` and `3`). The registry holds
+those keys once; :func:`registry` fills in the names of the hunts of the open case for the
+help screen. Hunts beyond `9` open from the overview (`enter`) and the palette.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 from textual.binding import Binding
 
 SCREENS = Binding.Group("screens", compact=True)
 MARKS = Binding.Group("mark", compact=True)
 UNREVIEWED = Binding.Group("unrev", compact=True)
+
+FIRST_HUNT_KEY, LAST_HUNT_KEY = 2, 9
+# Number keys shown in the footer (when the case has that many hunts): at 80 columns the
+# footer holds "123" and no more; the rest are in the help.
+FOOTER_HUNT_KEYS = 3
 
 
 @dataclass(frozen=True)
@@ -42,17 +53,17 @@ KEYS: tuple[Key, ...] = (
     Key("quit", "q", "quit", "quit", "Quit exhunt. Marks are already saved.", "app"),
     Key("help", "question_mark", "help", "help", "Show this list of keys.", "app", display="?"),
     Key("palette", "ctrl+p", "command_palette", "jump",
-        "Command palette: jump to any server, file, client IP or alert by fuzzy name.", "app",
+        "Command palette: jump to any hunt, server, file, client IP, account, URL or alert "
+        "by fuzzy name.", "app",
         display="^p"),
     # Main screen: moving between screens and panes.
     Key("overview", "1", "show_view('overview')", "overview",
         "Overview: hunts, counts per disposition, evidence, coverage notes.", "main",
         group=SCREENS),
-    Key("servers", "2", "show_view('servers')", "servers",
-        "Exchange servers (hunt A) with each server's alert timeline.", "main", group=SCREENS),
-    Key("files", "3", "show_view('files')", "files",
-        "Suspicious files (hunt B) with every request behind a finding and an IP pivot.",
-        "main", group=SCREENS),
+    *(Key(f"hunt-{n}", str(n), f"show_hunt({n - FIRST_HUNT_KEY})", f"hunt {n - 1}",
+          f"Hunt {n - 1} of the case, in presentation order (its name shows here once the "
+          f"case is loaded).", "main", group=SCREENS, show=n <= FOOTER_HUNT_KEYS)
+      for n in range(FIRST_HUNT_KEY, LAST_HUNT_KEY + 1)),
     Key("next-pane", "tab", "app.focus_next", "next pane", "Move to the next pane.", "main",
         show=False),
     Key("prev-pane", "shift+tab", "app.focus_previous", "previous pane",
@@ -62,8 +73,9 @@ KEYS: tuple[Key, ...] = (
         "main", display="/"),
     Key("clear-filter", "escape", "clear_filter", "clear filter",
         "Clear the filter of the focused list.", "main", show=False, display="esc"),
-    Key("detail", "enter", "detail", "detail", "Show every field of the row under the cursor.",
-        "main"),
+    Key("detail", "enter", "detail", "detail",
+        "Show every field of the row under the cursor; on the overview, open the hunt under "
+        "the cursor.", "main"),
     Key("true-positive", "t", "mark('true-positive')", "TP",
         "Mark the selected findings (or the one under the cursor) true positive.", "main",
         group=MARKS),
@@ -122,6 +134,26 @@ def bindings(scope: str) -> list[Binding]:
         for k in KEYS
         if k.scope == scope
     ]
+
+
+def hunt_key_id(position: int) -> str:
+    """The registry id of the number key of the hunt at ``position`` (0: key 2)."""
+    return f"hunt-{position + FIRST_HUNT_KEY}"
+
+
+def registry(hunts: Sequence[str] = ()) -> tuple[Key, ...]:
+    """The registry with the number keys named after ``hunts`` (what each opens, in
+    presentation order), for the help screen. Once the case's hunts are known, a number key
+    with no hunt behind it is left out: it does nothing."""
+    out = []
+    for k in KEYS:
+        if k.id.startswith("hunt-") and hunts:
+            position = int(k.key) - FIRST_HUNT_KEY
+            if position >= len(hunts):
+                continue
+            k = replace(k, help=f"{hunts[position]}.")
+        out.append(k)
+    return tuple(out)
 
 
 def key(key_id: str) -> Key:

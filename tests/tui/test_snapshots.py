@@ -34,3 +34,22 @@ def keys_then_settle(keys):
 def test_screen_looks_as_accepted(screen, size, demo_app, snap_compare):
     assert snap_compare(demo_app, terminal_size=size,
                         run_before=keys_then_settle(SCREENS[screen]))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_kql_only_hunts_screen_looks_as_accepted(size, demo_source, tmp_path, snap_compare):
+    """The screen the console builds for a rule folder holding only Sentinel KQL (the
+    presentation the engine derives from its columns and entity mappings)."""
+    import dataclasses
+
+    from tests.tui.test_plugin_hunts import RULE_ID, open_from_overview, write_rule
+    from tui.app import ExhuntApp
+
+    write_rule(tmp_path / "my-rules")
+    app = ExhuntApp(dataclasses.replace(demo_source, rules_dirs=[tmp_path / "my-rules"]))
+
+    async def run_before(pilot):
+        await wait_loaded(pilot)
+        await open_from_overview(app, pilot, RULE_ID)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -1,5 +1,9 @@
-"""The main screen: status line, the three views (1 2 3), the footer, and every action that
-works on the focused list (filter, detail, marks, notes, selection, export)."""
+"""The main screen: status line, the overview (1) and one view per hunt (2-9, then enter on
+the overview or the palette), the footer, and every action that works on the focused list
+(filter, detail, marks, notes, selection, export).
+
+The hunt views are built when a case loads, from the hunts it has: nothing here knows a hunt
+by name. A mark redraws the finding's row in every list that shows it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,16 +21,17 @@ from tui import keys
 from tui.safe_text import escape_controls, safe
 from tui.screens import rows as R
 from tui.screens.detail import DetailScreen, finding_fields, record_fields
-from tui.screens.files import FilesView
+from tui.screens.hunt_view import HuntView, view_names
 from tui.screens.overview import OverviewView
 from tui.screens.palette import Target
 from tui.screens.prompt import PromptScreen
-from tui.screens.servers import ServersView
-from tui.screens.state import HUNT_A, HUNT_B, UNREVIEWED, CaseData, current_marks
+from tui.screens.state import UNREVIEWED, CaseData, current_marks
 from tui.widgets.pane import Pane
 from tui.widgets.table import VirtualTable
 
 DEFAULT_EXPORT_NAME = "exhunt-marked-findings.csv"
+# The noun the engine gives a hunt that declares none (engine.presentation).
+GENERIC_NOUN = "findings"
 SYNC_SECONDS = 2.0  # how often to look for marks saved by another exhunt on the same case
 
 
@@ -45,8 +50,8 @@ class MainScreen(Screen):
         super().__init__()
         self.data: CaseData | None = None
         self.overview = OverviewView(id="overview")
-        self.servers = ServersView(id="servers-view")
-        self.files = FilesView(id="files-view")
+        # One view per hunt, by view name, in presentation order (the number keys' order).
+        self.views: dict[str, HuntView] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status"):
@@ -54,9 +59,20 @@ class MainScreen(Screen):
             yield ProgressBar(show_eta=False, id="progress")
         with ContentSwitcher(initial="overview"):
             yield self.overview
-            yield self.servers
-            yield self.files
         yield Footer(show_command_palette=False)
+
+    def view(self, name: str) -> HuntView | None:
+        """A hunt's view by its stable name ("servers", "files", "hunt-<slug>")."""
+        return self.views.get(name)
+
+    # The seed hunts' views under the names they always had (tests and scripts use them).
+    @property
+    def servers(self) -> HuntView | None:
+        return self.view("servers")
+
+    @property
+    def files(self) -> HuntView | None:
+        return self.view("files")
 
     # ----- loading ----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -101,26 +117,60 @@ class MainScreen(Screen):
         self._status(text)
         self.overview.show_loading("Could not open the case: " + escape_controls(message))
 
-    def show_data(self, data: CaseData) -> None:
+    async def show_data(self, data: CaseData) -> None:
         if self.data is not None and self.data.store is not data.store:
             self.data.store.close()  # a re-run opened its own; marks are all on disk
         self.data = data
         self.query_one("#progress", ProgressBar).remove_class("-loading")
         self._status(self._summary())
         self.overview.show(data)
-        self.servers.show(data)
-        self.files.show(data)
+        await self._build_views(data)
+        self.refresh_bindings()  # the number keys of the hunts this case has
         for warning in data.warnings:
             self.app.notify(escape_controls(warning), severity="warning", markup=False)
 
+    async def _build_views(self, data: CaseData) -> None:
+        """One view per hunt: kept (and refilled) when the hunt and its presentation are the
+        same as before a re-run, rebuilt when its rule changed, removed when it is gone."""
+        switcher = self.query_one(ContentSwitcher)
+        old, views, new = self.views, {}, []
+        runs = data.ordered_runs()
+        for run, name in zip(runs, view_names(runs)):
+            view = old.get(name)
+            if (view is not None and view.run.rule_id == run.rule_id
+                    and view.presentation == getattr(run, "presentation", None)):
+                view.show(data, run)
+            else:
+                view = HuntView(run, data, name)
+                view.display = False  # the switcher shows one view at a time
+                new.append(view)
+            views[name] = view
+        kept = set(map(id, views.values()))
+        gone = [v for v in old.values() if id(v) not in kept]
+        if any(v.id == switcher.current for v in gone):
+            self.action_show_view("overview")
+        for view in gone:
+            await view.remove()  # before a rebuilt view takes its id
+        self.views = views
+        if new:
+            await switcher.mount_all(new)
+
     def _summary(self) -> Text:
+        """" exhunt · 4 servers (4 unreviewed) · 3 files (3 unreviewed) · case x": the
+        counts of each hunt in presentation order, as many as fit the line."""
         text = Text(" exhunt", end="", no_wrap=True, overflow="ellipsis")
         if self.data is not None:
-            for run, label in ((self.data.run(HUNT_A), "servers"),
-                               (self.data.run(HUNT_B), "files")):
-                if run is not None:
-                    unreviewed = self.data.counts(run)[UNREVIEWED]
-                    text.append(f" · {len(run.findings):,} {label} ({unreviewed:,} unreviewed)")
+            width = self.app.size.width
+            for run in self.data.ordered_runs():
+                presentation = getattr(run, "presentation", None)
+                noun = presentation.noun if presentation is not None else GENERIC_NOUN
+                if noun == GENERIC_NOUN:  # "7 findings" would not say whose: name the hunt
+                    noun = run.rule_slug
+                unreviewed = self.data.counts(run)[UNREVIEWED]
+                part = safe(f" · {len(run.findings):,} {noun} ({unreviewed:,} unreviewed)")
+                if text.cell_len + part.cell_len > width:
+                    break
+                text.append_text(part)
             if getattr(self.app, "source", None) is not None and self.app.source.demo:
                 text.append(" · demo case")
             else:
@@ -146,20 +196,35 @@ class MainScreen(Screen):
         self.app.notify(escape_controls(message), severity=severity, markup=False)
 
     # ----- actions ----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A number key with no hunt behind it is off, and out of the footer.
+        if action == "show_hunt":
+            return bool(parameters) and int(parameters[0]) < len(self.views)
+        return True
+
+    def action_show_hunt(self, position: int) -> None:
+        """Number keys: the hunt at ``position`` in presentation order."""
+        names = list(self.views)
+        if 0 <= position < len(names):
+            self.action_show_view(names[position])
+
     def action_show_view(self, name: str) -> None:
         switcher = self.query_one(ContentSwitcher)
-        view = {"overview": self.overview, "servers": self.servers, "files": self.files}[name]
-        switcher.current = view.id
-        if view is self.overview:
+        if name == "overview":
+            switcher.current = self.overview.id
             self.overview.focus()
-        else:
-            first = view.servers if view is self.servers else view.files
-            first.table.focus()
+            return
+        view = self.views.get(name)
+        if view is None or not view.is_mounted:
+            return
+        switcher.current = view.id
+        view.list.table.focus()
+        view.on_view_shown()
 
     def action_filter(self) -> None:
         pane = self.focused_pane()
         if pane is None:
-            self._say("Move to a list first (2 or 3, tab between lists).")
+            self._say("Move to a list first (a number key, or enter on the overview).")
             return
         pane.open_filter()
 
@@ -169,6 +234,13 @@ class MainScreen(Screen):
             pane.clear_filter()
 
     def action_detail(self) -> None:
+        if self.focused is self.overview:  # enter on the overview opens a hunt
+            run = self.overview.cursor_run
+            if run is not None:
+                name = next((n for n, v in self.views.items() if v.run is run), None)
+                if name is not None:
+                    self.action_show_view(name)
+            return
         table = self.focused_table()
         row = None if table is None else table.cursor_row
         if row is None or self.data is None:
@@ -197,7 +269,7 @@ class MainScreen(Screen):
     def action_mark(self, disposition: str) -> None:
         table, targets = self._targets()
         if not targets:
-            self._say("Marks apply to findings: move to the servers or files list.")
+            self._say("Marks apply to findings: move to a hunt's findings list.")
             return
         ids = [r.key for r in targets]
         rule_ids = {r.key: r.data.rule_id for r in targets}
@@ -216,7 +288,7 @@ class MainScreen(Screen):
     def action_note(self) -> None:
         table, targets = self._targets()
         if not targets:
-            self._say("Notes belong to findings: move to the servers or files list.")
+            self._say("Notes belong to findings: move to a hunt's findings list.")
             return
         mark = self.data.marks.get(targets[0].key)
         current = escape_controls(mark.note) if mark else ""
@@ -279,14 +351,12 @@ class MainScreen(Screen):
         data = self.data
         if data is None:
             return
-        builders = ((self.servers.servers.table, R.server_row),
-                    (self.servers.server_files.table, R.server_file_row),
-                    (self.files.files.table, R.file_row))
-        for table, build in builders:
-            for fid in finding_ids:
-                row = table.row_by_key(fid)
-                if row is not None:
-                    table.update_row(build(data, row.data))
+        for view in self.views.values():
+            for table, columns in view.finding_lists():
+                for fid in finding_ids:
+                    row = table.row_by_key(fid)
+                    if row is not None:
+                        table.update_row(R.finding_row(data, row.data, columns))
         self.overview.show(data)
         self._status(self._summary())
 
@@ -295,10 +365,19 @@ class MainScreen(Screen):
         if event.state == WorkerState.ERROR and event.worker.group != "load":
             self._say(f"Query failed: {event.worker.error}", "error")
 
+    def on_resize(self) -> None:
+        if self.data is not None:
+            self._status(self._summary())  # as many hunts' counts as fit the new width
+
     def jump_to(self, target: Target) -> None:
-        """Palette jump: show the view and put the cursor on the finding."""
+        """Palette jump: show the hunt's view and put the cursor on the finding."""
+        view = self.views.get(target.view)
+        if view is None:
+            return
         self.action_show_view(target.view)
-        pane = self.servers.servers if target.view == "servers" else self.files.files
+        if not target.finding_id:
+            return
+        pane = view.list
         if not pane.table.move_to_key(target.finding_id):
             pane.clear_filter()
             pane.table.move_to_key(target.finding_id)

@@ -1,24 +1,25 @@
-"""How each kind of record becomes a table row: columns and cell text in one place."""
+"""How records become table rows, driven by the columns a hunt declares (engine.presentation).
+
+One cell function serves every list: a finding list, a pane of drill-down rows, the findings
+of another hunt under a finding. A ``ListColumn`` says which value of the record a cell
+shows and how (``pick``); this module turns that into the plain display string the virtual
+table escapes through safe_text when it draws. Nothing here knows a hunt by name.
+"""
 from __future__ import annotations
 
-from typing import Any
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
-from engine.findings import Finding
+from engine.findings import Finding, HuntRun
+from engine.presentation import ListColumn, Pane as PaneSpec, Presentation
 from tui.search import SearchIndex
-from tui.screens.state import (DISPOSITION_STYLE, HUNT_A, HUNT_B, SHORT_DISPOSITION, CaseData,
-                               short_time)
+from tui.screens.state import DISPOSITION_STYLE, SHORT_DISPOSITION, CaseData, short_time
 from tui.widgets.table import Column, Row
 
 DISPOSITION_COLUMN = Column("disposition", "Disposition", 11)
 
-SERVER_COLUMNS = [
-    Column("server", "Exchange server", 14, flex=True),
-    Column("alerts", "Alerts", 6, right=True),
-    Column("first", "First alert", 19),
-    Column("last", "Last alert", 19, optional=True),
-    DISPOSITION_COLUMN,
-]
-
+# The widths of the suspicious-files list: bench/measure_console.py draws a table this wide.
 FILE_COLUMNS = [
     Column("file", "File", 12, flex=True),
     Column("server", "Server", 12, flex=True),
@@ -29,139 +30,139 @@ FILE_COLUMNS = [
     DISPOSITION_COLUMN,
 ]
 
-SERVER_FILE_COLUMNS = [
-    Column("file", "Path", 14, flex=True),
-    Column("ip", "Client IP", 15),
-    Column("access", "Acc", 3, right=True),
-    Column("first", "First access", 19),
-    DISPOSITION_COLUMN,
-]
 
-ALERT_COLUMNS = [
-    Column("time", "Time (UTC)", 19),
-    Column("name", "Alert", 16, flex=True),
-    Column("severity", "Severity", 8, optional=True),
-    Column("id", "Alert id", 16, flex=True),
-]
-
-REQUEST_COLUMNS = [
-    Column("time", "Time (UTC)", 19),
-    Column("ip", "Client IP", 15),
-    Column("method", "Method", 6),
-    Column("status", "Status", 6),
-    Column("bytes", "Bytes", 8, right=True),
-    Column("taken", "ms", 6, right=True),
-    Column("agent", "User agent", 10, flex=True),
-]
-
-PIVOT_COLUMNS = [
-    Column("path", "Path", 14, flex=True),
-    Column("status", "Status", 6),
-    Column("requests", "Requests", 8, right=True),
-    Column("first", "First seen", 19),
-    Column("last", "Last seen", 19, optional=True),
-]
+def table_columns(columns: Sequence[ListColumn], *, findings: bool) -> list[Column]:
+    """The virtual table's columns for declared ones; lists of findings end with the
+    disposition (a hunt never declares it: it is the analyst's, not the query's)."""
+    out = [Column(f"{c.source}:{c.pick}:{i}", c.title, c.width, flex=c.flex, right=c.right,
+                  optional=c.optional) for i, c in enumerate(columns)]
+    return out + [DISPOSITION_COLUMN] if findings else out
 
 
-def _disposition_cells(data: CaseData, finding: Finding) -> tuple[str, str]:
-    disposition = data.disposition(finding.finding_id)
-    return SHORT_DISPOSITION[disposition], DISPOSITION_STYLE[disposition]
+def _items(value: Any) -> list[Any]:
+    """A value as a list of its items, nulls dropped (a scalar is a list of one)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None]
+    return [value]
 
 
-def _times(values: Any) -> list[Any]:
-    return sorted(v for v in (values or []) if v is not None)
+def _sorted(items: list[Any]) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:  # mixed types (a JSON list of numbers and strings): sort as shown
+        return sorted(items, key=short_time)
 
 
-def server_row(data: CaseData, finding: Finding) -> Row:
-    row = finding.row
-    times = _times(row.get("AlertTimes"))
-    short, style = _disposition_cells(data, finding)
-    alerts = row.get("Alerts")
-    return Row(finding.finding_id, [
-        row.get("ExchangeServer", ""),
-        "none" if alerts is None else str(alerts),
-        short_time(times[0]) if times else "",
-        short_time(times[-1]) if times else "",
-        short,
-    ], data=finding, style=style)
-
-
-def _first_ip(row: dict[str, Any]) -> str:
-    ips = row.get("AccessingIPs") or []
-    if isinstance(ips, str):
-        return ips
-    return ", ".join(str(ip) for ip in ips)
-
-
-def file_row(data: CaseData, finding: Finding) -> Row:
-    row = finding.row
-    short, style = _disposition_cells(data, finding)
-    return Row(finding.finding_id, [
-        row.get("file_name", ""),
-        row.get("Computer", ""),
-        _first_ip(row),
-        str(row.get("Access", "")),
-        short_time(row.get("StartTime")),
-        short_time(row.get("EndTime")),
-        short,
-    ], data=finding, style=style)
-
-
-def server_file_row(data: CaseData, finding: Finding) -> Row:
-    row = finding.row
-    short, style = _disposition_cells(data, finding)
-    return Row(finding.finding_id, [
-        row.get("csUriStem", ""),
-        _first_ip(row),
-        str(row.get("Access", "")),
-        short_time(row.get("StartTime")),
-        short,
-    ], data=finding, style=style)
-
-
-def alert_row(alert: dict[str, Any], index: int) -> Row:
-    return Row(f"alert-{index}", [short_time(alert.get("TimeGenerated")),
-                                  alert.get("AlertName", ""), alert.get("AlertSeverity", ""),
-                                  alert.get("SystemAlertId", "")], data=alert, markable=False)
-
-
-def request_row(request: dict[str, Any], index: int) -> Row:
-    agent = request.get("csUserAgent") or ""
-    return Row(f"request-{index}", [
-        short_time(request.get("TimeGenerated")),
-        request.get("cIP", ""),
-        request.get("csMethod", ""),
-        request.get("scStatus", ""),
-        "" if request.get("scBytes") is None else str(request["scBytes"]),
-        "" if request.get("TimeTaken") is None else str(request["TimeTaken"]),
+def cell_text(value: Any, column: ListColumn) -> str:
+    """The display string of one cell (before escaping): times to the second, lists joined,
+    ``column.empty`` for a null, missing, empty string or empty list."""
+    pick = column.pick
+    if pick == "count":
+        text = str(len(_items(value)))
+    elif pick in ("first", "last"):
+        items = _sorted(_items(value))
+        text = short_time(items[0] if pick == "first" else items[-1]) if items else ""
+    elif pick == "join" or isinstance(value, (list, tuple)):
+        text = ", ".join(short_time(v) for v in _items(value))
+    elif isinstance(value, _dt.datetime):
+        text = short_time(value)
+    else:
+        text = "" if value is None else str(value)
+    if column.plus_as_space:
         # IIS writes spaces in user agents as '+'; people read them with spaces.
-        agent.replace("+", " "),
-    ], data=request, markable=False)
+        text = text.replace("+", " ")
+    return text or column.empty
 
 
-def pivot_row(pivot: dict[str, Any], index: int) -> Row:
-    return Row(f"pivot-{index}", [pivot["csUriStem"], pivot["scStatus"], str(pivot["requests"]),
-                                  short_time(pivot["first_seen"]), short_time(pivot["last_seen"])],
-               data=pivot, markable=False)
+def cells(record: Mapping[str, Any], columns: Sequence[ListColumn]) -> list[str]:
+    return [cell_text(record.get(c.source), c) for c in columns]
 
 
-def finding_ip(finding: Finding) -> str:
-    ips = finding.row.get("AccessingIPs") or []
-    if isinstance(ips, str):
-        return ips
-    return str(ips[0]) if ips else ""
+def finding_row(data: CaseData, finding: Finding, columns: Sequence[ListColumn]) -> Row:
+    """A finding as a markable row: its declared cells, then its disposition."""
+    disposition = data.disposition(finding.finding_id)
+    return Row(finding.finding_id,
+               cells(finding.row, columns) + [SHORT_DISPOSITION[disposition]],
+               data=finding, style=DISPOSITION_STYLE[disposition])
 
 
-def finding_tables(data: CaseData) -> dict[str, Any]:
-    """The two big lists with their filter index, built in the loading worker so that the
-    UI thread only swaps them in (100,000 findings cost seconds to prepare)."""
-    tables = {}
-    for name, rule_id, build in (("servers", HUNT_A, server_row), ("files", HUNT_B, file_row)):
-        rows = [build(data, f) for f in data.findings(rule_id)]
-        tables[name] = (rows, SearchIndex([r.searchable() for r in rows]).build_words())
-    by_server: dict[str, list[Finding]] = {}
-    for f in data.findings(HUNT_B):
-        # Hunt A names servers tolower(Computer): group hunt B findings the same way.
-        by_server.setdefault(str(f.row.get("Computer", "")).lower(), []).append(f)
-    tables["files_by_server"] = by_server
+def record_row(record: Mapping[str, Any], columns: Sequence[ListColumn], key: str) -> Row:
+    """An evidence row of a pane (not a finding: it takes no mark)."""
+    return Row(key, cells(record, columns), data=dict(record), markable=False)
+
+
+def ascii_fold(value: Any) -> str:
+    """How a findings pane compares values: ASCII letters folded, nothing else (KQL's
+    ``=~``; Unicode case folding would match names Sentinel keeps apart)."""
+    return str(value).translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def find_run(runs: Iterable[HuntRun], slug_or_id: str | None) -> HuntRun | None:
+    if not slug_or_id:
+        return None
+    wanted = slug_or_id.lower()
+    return next((r for r in runs if wanted in (r.rule_slug.lower(), r.rule_id.lower())), None)
+
+
+@dataclass
+class FindingsIndex:
+    """Findings of one hunt grouped by the values a findings pane matches on."""
+    run: HuntRun | None
+    theirs: tuple[str, ...]  # columns of the other hunt's rows
+    ours: tuple[str, ...]  # the matching columns of this hunt's finding rows
+    groups: dict[tuple[str, ...], list[Finding]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, runs: Sequence[HuntRun], pane: PaneSpec) -> "FindingsIndex":
+        run = find_run(runs, pane.hunt)
+        index = cls(run, tuple(pane.match), tuple(pane.match.values()))
+        for f in [] if run is None else run.findings:
+            index.groups.setdefault(index._key(f.row, index.theirs), []).append(f)
+        return index
+
+    @staticmethod
+    def _key(row: Mapping[str, Any], columns: Sequence[str]) -> tuple[str, ...]:
+        return tuple(ascii_fold("" if row.get(c) is None else row.get(c)) for c in columns)
+
+    def matching(self, row: Mapping[str, Any]) -> list[Finding]:
+        """The other hunt's findings matching this finding row (none when a value this side
+        is empty: an empty server name matches nothing, not every empty one)."""
+        if not self.ours or any(row.get(c) in (None, "") for c in self.ours):
+            return []
+        return self.groups.get(self._key(row, self.ours), [])
+
+
+@dataclass
+class HuntTables:
+    """What the loading worker prepares for one hunt's view, so the UI thread only swaps it
+    in (100,000 findings cost seconds to turn into rows and a filter index)."""
+    rows: list[Row]
+    search: SearchIndex
+    findings_panes: dict[str, FindingsIndex]  # pane id -> index of the other hunt
+
+
+def presentation_of(run: HuntRun) -> Presentation:
+    """The run's presentation (the engine gives every run one)."""
+    presentation = getattr(run, "presentation", None)
+    if presentation is None:
+        raise ValueError(f"hunt {run.rule_slug} has no presentation")
+    return presentation
+
+
+def finding_tables(data: CaseData) -> dict[str, HuntTables]:
+    """Every hunt's list with its filter index and its findings panes, by rule id. Runs in
+    the loading worker."""
+    tables: dict[str, HuntTables] = {}
+    for run in data.runs:
+        presentation = presentation_of(run)
+        rows = [finding_row(data, f, presentation.columns) for f in run.findings]
+        panes = {p.id: FindingsIndex.build(data.runs, p)
+                 for p in presentation.panes if p.kind == "findings"}
+        tables[run.rule_id] = HuntTables(
+            rows, SearchIndex([r.searchable() for r in rows]).build_words(), panes)
     return tables

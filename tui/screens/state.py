@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.findings import Finding, HuntRun
+from engine.presentation import DEFAULT_ORDER
 
+# The seed hunts' ids, for tests and scripts that open their screens. The console itself
+# never branches on a hunt: every screen is built from the hunt's presentation.
 HUNT_A = "84026aa0-7020-45d0-9f85-d526e43de2ab"  # Exchange servers and their alerts
 HUNT_B = "a523786c-8382-4029-80e9-f1a7ecd067c1"  # suspect mailbox export on OWA
 
@@ -57,11 +60,17 @@ class CaseData:
     report: Any  # engine ingest report, or None
     warnings: list[str] = field(default_factory=list)
     last_change: int = 0  # the store's newest change number this session has seen
-    # Prepared table rows by list name ("servers", "files"): (rows, search index).
+    # What the loading worker prepared per hunt (rule id -> tui.screens.rows.HuntTables).
     tables: dict[str, Any] = field(default_factory=dict)
 
     def run(self, rule_id: str) -> HuntRun | None:
         return next((r for r in self.runs if r.rule_id == rule_id), None)
+
+    def ordered_runs(self) -> list[HuntRun]:
+        """The hunts as the console lists them: by presentation order, ties in load order
+        (so the seed hunts stay on keys 2 and 3 whatever else is loaded)."""
+        return sorted(self.runs, key=lambda r: getattr(getattr(r, "presentation", None),
+                                                      "order", DEFAULT_ORDER))
 
     def findings(self, rule_id: str) -> list[Finding]:
         run = self.run(rule_id)
@@ -130,8 +139,14 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     progress("Running the hunts", None)
     con = quiet(case.connect())
     rules = load_rules(source.rules_dirs)
-    # Results imported from Log Analytics (exhunt import) are triaged like local ones.
-    runs = run_hunts(con, case.path, rules)
+    # Every hunt of the case: local rules and results imported from Log Analytics (exhunt
+    # import), each with the presentation the console builds its screen from. The demo's
+    # relative time windows are anchored at the demo's "now", so its findings never age out.
+    now = None
+    if source.demo:
+        import engine.demo
+        now = getattr(engine.demo, "DEMO_NOW", None)
+    runs = run_hunts(con, case.path, rules, now=now)
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()

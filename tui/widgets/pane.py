@@ -41,7 +41,8 @@ class Pane(Vertical):
         self.filter_input.cursor_blink = False
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.title), classes="pane--title")
+        # Titles come from rule files (a hunt's console: key): escaped like evidence.
+        yield Static(safe(f" {self.title}"), classes="pane--title")
         yield self.filter_input
         yield self.table
 
@@ -55,7 +56,8 @@ class Pane(Vertical):
 
     def update_title(self) -> None:
         table = self.table
-        title = Text(f" {self.title}", end="", no_wrap=True, overflow="ellipsis")
+        title = Text(end="", no_wrap=True, overflow="ellipsis")
+        title.append_text(safe(f" {self.title}"))
         if self.subtitle.plain:
             title.append(" · ")
             title.append_text(self.subtitle)

@@ -314,7 +314,8 @@ class VirtualTable(ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             header_style = self.get_component_rich_style("vtable--header")
-            header = self._line([Text(c.title) for c in self.columns], widths, header_style, " ")
+            # Column titles come from rule files: escaped like cells.
+            header = self._line([safe(c.title) for c in self.columns], widths, header_style, " ")
             return self._strip(header, width, base + header_style)
         pos = int(self.scroll_y) + y - 1
         if pos >= len(self.view):

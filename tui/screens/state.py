@@ -140,13 +140,10 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     con = quiet(case.connect())
     rules = load_rules(source.rules_dirs)
     # Every hunt of the case: local rules and results imported from Log Analytics (exhunt
-    # import), each with the presentation the console builds its screen from. The demo's
-    # relative time windows are anchored at the demo's "now", so its findings never age out.
-    now = None
-    if source.demo:
-        import engine.demo
-        now = getattr(engine.demo, "DEMO_NOW", None)
-    runs = run_hunts(con, case.path, rules, now=now)
+    # import), each with the presentation the console builds its screen from. ago()/now()
+    # in KQL-only rules are anchored as `exhunt hunt` anchors them (the latest TimeGenerated
+    # in the case), so the console and the command show the same rows.
+    runs = run_hunts(con, case.path, rules)
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()

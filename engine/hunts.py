@@ -60,7 +60,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
             rows = [_decode_json(row, dynamic) for row in rows]
         group_by = compiled.group_by
     key_columns = rule.key_columns or derive_key_columns(columns, group_by, list_columns)
-    findings = findings_from_rows(rule, columns, rows, key_columns)
+    findings = stable_order(rule, findings_from_rows(rule, columns, rows, key_columns))
     notes = coverage.run_checks(con, rule.coverage, params, nameable_checks(rule.checks))
     # What the compiler had to leave out (a fuzzy union leg over a table exhunt does not
     # have, a column it does not record) is a blind spot of this run like any other.
@@ -91,6 +91,35 @@ def findings_from_rows(rule: Rule, columns: Sequence[str], rows: Sequence[Sequen
         findings.append(Finding(rule.id, finding_id(rule.id, key),
                                 dict(zip(columns, values)), key))
     return findings
+
+
+def stable_order(rule: Rule, findings: list[Finding]) -> list[Finding]:
+    """A KQL-only rule's findings in key order unless its KQL sorts its output: without a
+    sort KQL's row order is unspecified, and a list that reshuffles on every re-run loses
+    the analyst's place. Hand-written SQL orders its own rows."""
+    if rule.sql is not None or kql_sorts_its_output(rule.query):
+        return findings
+    return sorted(findings, key=lambda f: [(v is None, str(v)) for v in f.key])
+
+
+def kql_sorts_its_output(query: str) -> bool:
+    """True when the query's last sort/top is followed only by operators that keep row
+    order (where, extend, project..., take)."""
+    from engine.kql import ast as A
+    from engine.kql.parser import parse
+    from engine.tables import TABLES
+    try:
+        operators = parse(query, frozenset(TABLES)).body.operators
+    except Exception:  # the compiler reports a bad query; here it just is not sorted
+        return False
+    keeps_order = (A.Where, A.Extend, A.Project, A.ProjectAway, A.ProjectKeep,
+                   A.ProjectReorder, A.ProjectRename, A.Take, A.Serialize)
+    for op in reversed(operators):
+        if isinstance(op, (A.Sort, A.Top)):
+            return True
+        if not isinstance(op, keeps_order):
+            return False
+    return False
 
 
 def derive_key_columns(columns: Sequence[str], group_by: Sequence[str] = (),

@@ -282,6 +282,11 @@ _NAME_ROLES = {"computer": "server", "exchangeserver": "server", "hostname": "se
                "cip": "ip", "clientip": "ip", "sourceip": "ip", "attackerip": "ip",
                "csusername": "account", "csuristem": "url", "alertname": "alert",
                "tenantid": "tenant", "timegenerated": "time", "starttime": "time"}
+# Bookkeeping columns of Sentinel's tables: where a row was logged from, not something to
+# investigate (FileUri is the evidence file itself), so they take no role even when a query
+# maps an entity to them (ProxyShellPwn2Own's FileCustomEntity = FileUri).
+_NO_ROLE = {"fileuri", "_resourceid", "_subscriptionid", "sourcesystem", "type", "mg",
+            "managementgroupname"}
 MAX_DEFAULT_COLUMNS = 7
 
 
@@ -297,8 +302,9 @@ def default_presentation(title: str, columns: Sequence[str],
     roles: dict[str, str] = {}
 
     def give(role: str, column: str) -> None:
-        if column in columns and role not in roles:
-            roles[role] = aliases.get(column, column)
+        target = aliases.get(column, column)
+        if column in columns and role not in roles and target.lower() not in _NO_ROLE:
+            roles[role] = target
 
     for mapping in entity_mappings or ():
         if not isinstance(mapping, dict):

@@ -43,7 +43,7 @@ from sqlglot import exp
 
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
 from engine.hunts import (HuntEngineError, derive_key_columns, findings_from_rows,
-                          split_overrides)
+                          split_overrides, stable_order)
 from engine.kql_functions import COMPILER_MACROS, IPV4_PATTERN, IPV4_PRIVATE_PATTERN
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 from engine.tables import TABLES
@@ -628,7 +628,7 @@ def run_rule_on_views(spark, rule: Rule, overrides: Mapping[str, Any] | None = N
     key_columns = rule.key_columns or derive_key_columns(
         columns, list_columns={c for i, c in enumerate(columns)
                                if any(isinstance(r[i], (list, dict)) for r in values)})
-    findings = findings_from_rows(rule, columns, values, key_columns)
+    findings = stable_order(rule, findings_from_rows(rule, columns, values, key_columns))
     return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
                    columns=columns, findings=findings, parameters=params,
                    elapsed_s=time.perf_counter() - started)

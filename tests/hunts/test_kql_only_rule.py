@@ -110,3 +110,28 @@ def test_what_the_compiler_leaves_out_is_a_note_on_the_run(tmp_path):
     run = run_rule(con, load_rule_file(path))
     notes = [n for n in run.notes if n.code == KQL_NOTE]
     assert len(notes) == 1 and "OfficeActivity" in notes[0].message and notes[0].count == 1
+
+
+@pytest.mark.parametrize("query, ordered", [
+    ("W3CIISLog | summarize n = count() by cIP", False),
+    ("W3CIISLog | summarize n = count() by cIP | order by n | extend x = 1", True),
+    ("W3CIISLog | top 5 by TimeGenerated | project cIP", True),
+    ("W3CIISLog | sort by cIP | summarize n = count() by cIP", False),
+])
+def test_whether_a_query_fixes_its_row_order(query, ordered):
+    from engine.hunts import kql_sorts_its_output
+    assert kql_sorts_its_output(query) is ordered
+
+
+def test_an_unsorted_kql_rule_lists_its_findings_in_key_order(demo, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "PerClient.yaml").write_text(
+        "id: 0f0e0d0c-0000-4000-8000-000000000014\nname: Per client\n"
+        "query: W3CIISLog | summarize n = count() by cIP, Computer\n")
+    code = main(["hunt", str(demo / "evidence"), "--case", str(demo / "case"),
+                 "--rules", str(folder), "--rule", "perclient", "--format", "jsonl"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    keys = [(r["row"]["cIP"], r["row"]["Computer"]) for r in map(json.loads, out.splitlines())]
+    assert len(keys) > 2 and keys == sorted(keys)

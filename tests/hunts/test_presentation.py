@@ -90,3 +90,10 @@ def test_a_pane_may_name_a_drilldown_its_rule_declares(tmp_path):
         "drilldowns: {mine: {sql: 'SELECT $c AS x', bind: {c: Computer}}}\n")))
     assert rule.console.panes[0].drilldown == "mine"
     assert rule.drilldowns["mine"].bind == {"c": "Computer"}
+
+
+def test_the_evidence_file_a_row_came_from_is_no_file_to_investigate():
+    rows = [{"Computer": "EXCH03", "FileUri": "/evidence/u_ex210303.log",
+             "FileCustomEntity": "/evidence/u_ex210303.log"}]
+    p = default_presentation("ProxyShell", list(rows[0]), rows)
+    assert "file" not in p.roles and p.roles["server"] == "Computer"

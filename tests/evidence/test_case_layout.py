@@ -76,3 +76,20 @@ def test_a_line_of_blanks_only_is_neither_a_row_nor_a_bad_line(tmp_path):
     report = ingest(write(tmp_path / "ev/EXCH01/u_ex1.log", text), tmp_path / "case")
     assert (only_file(report).rows, only_file(report).bad_lines) == (2, 0)
     assert [r["_line"] for r in rows(tmp_path / "case")] == [5, 7]
+
+
+def test_a_reader_during_an_ingest_sees_the_previous_case_until_the_manifest_is_swapped(
+        tmp_path):
+    ev = tmp_path / "ev"
+    write(ev / "EXCH01/u_ex1.log", IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n")
+    ingest(ev, tmp_path / "case")
+    write(ev / "EXCH02/u_ex1.log", IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n" + row() + "\r\n")
+    seen = []
+
+    def read_meanwhile(progress):
+        if progress.current is not None:  # a file is done, the manifest not yet replaced
+            seen.append(len(rows(tmp_path / "case")))
+
+    Case(tmp_path / "case").ingest([ev], progress=read_meanwhile)
+    assert seen and set(seen) == {1}
+    assert len(rows(tmp_path / "case")) == 3

@@ -487,6 +487,8 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
     before. Returns True when the rows are in place."""
     sql = _Sql()
     query = _select_sql(info, opts, sql, quoted=False)
+    if sql.segments is not None:
+        return False  # many header blocks: _copy registers the segment table the query joins
     sql.params.update(src=str(source), compression=compression)
     target.mkdir(parents=True, exist_ok=True)
     single = target / "plain.parquet"
@@ -506,26 +508,33 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
         'SELECT CAST(min("TimeGenerated") AS DATE), CAST(max("TimeGenerated") AS DATE), '
         'count(*) - count("TimeGenerated"), min("Computer"), max("Computer") '
         "FROM read_parquet($f)", {"f": str(single)}).fetchone()
-    constant = _constant_computer(info, opts)
-    host_expr = "$host" if constant else _HOST_SQL
-    host = host_segment(opts.host.computer) if constant else None
-    if not constant and low == high:
-        host = con.execute(f'SELECT {host_expr} FROM (SELECT $c AS "Computer")',
-                           {"c": low}).fetchone()[0]
-    if host is not None and first == last and not untimed:
-        folder = target / "kind=rows" / f"host={host}" / f"day={first.isoformat()}"
+    # The host folder exactly as _select_sql names it: the file's name (Python) when the
+    # Computer is the file's, else DuckDB's expression over the row's Computer.
+    host = host_segment(opts.host.computer) if _constant_computer(info, opts) else None
+    one_host = host
+    if host is None and low == high:
+        one_host = con.execute(_ONE_HOST_SQL, {"c": low}).fetchone()[0]
+    if one_host is not None and first == last and not untimed:
+        folder = target / "kind=rows" / f"host={one_host}" / f"day={first.isoformat()}"
         folder.mkdir(parents=True)
         single.rename(folder / "data_0.parquet")
         return True
-    params = {"f": str(single), "copy_dest": str(target / "kind=rows")}
-    if constant:
-        params["host"] = host
-    con.execute(
-        f'COPY (SELECT *, {host_expr} AS host, CAST("TimeGenerated" AS DATE) AS day '
-        "FROM read_parquet($f)) TO $copy_dest (FORMAT parquet, COMPRESSION zstd, "
-        "PARTITION_BY (host, day), OVERWRITE_OR_IGNORE true)", params)
+    con.execute(_REPARTITION_SQL, {"f": str(single), "host": host,
+                                   "copy_dest": str(target / "kind=rows")})
     single.unlink()
     return True
+
+
+# _HOST_SQL over one value, and the rows of a single-file write re-partitioned by host and
+# day ($host: the file's own folder name, or NULL to compute it per row as _HOST_SQL does).
+_ONE_HOST_SQL = ("SELECT coalesce(nullif(left(regexp_replace(lower($c), "
+                 "'[^a-z0-9._-]', '_', 'g'), 100), ''), '_')")
+_REPARTITION_SQL = (
+    "COPY (SELECT *, coalesce($host, nullif(left(regexp_replace(lower(\"Computer\"), "
+    "'[^a-z0-9._-]', '_', 'g'), 100), ''), '_') AS host, "
+    "CAST(\"TimeGenerated\" AS DATE) AS day FROM read_parquet($f)) "
+    "TO $copy_dest (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), "
+    "OVERWRITE_OR_IGNORE true)")
 
 
 def _parquet_glob(target: Path, kind: str) -> str:

@@ -93,3 +93,20 @@ def test_a_reader_during_an_ingest_sees_the_previous_case_until_the_manifest_is_
     Case(tmp_path / "case").ingest([ev], progress=read_meanwhile)
     assert seen and set(seen) == {1}
     assert len(rows(tmp_path / "case")) == 3
+
+
+def test_an_iis_file_with_hundreds_of_header_blocks_maps_each_row_to_its_layout(tmp_path):
+    soft = "#Software: Microsoft Internet Information Services 10.0\r\n"
+    blocks = []
+    for i in range(150):
+        if i % 2:
+            blocks.append(soft + "#Fields: date time c-ip cs-uri-stem\r\n"
+                          f"2024-03-01 08:00:00 192.0.2.1 /odd{i}\r\n")
+        else:
+            blocks.append(soft + "#Fields: date time cs-uri-stem c-ip\r\n"
+                          f"2024-03-01 08:00:00 /even{i} 192.0.2.2\r\n")
+    report = ingest(write(tmp_path / "ev/EXCH01/u.log", "".join(blocks)), tmp_path / "case")
+    assert (only_file(report).rows, only_file(report).bad_lines) == (150, 0)
+    got = rows(tmp_path / "case")
+    assert all(r["cIP"] == ("192.0.2.1" if "odd" in r["csUriStem"] else "192.0.2.2") for r in got)
+    assert [r["_line"] for r in got][:3] == [3, 6, 9]

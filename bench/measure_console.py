@@ -130,6 +130,9 @@ def query_figures(ctx) -> list[tuple[str, str]]:
     """Pane queries on a case ingested from the generated logs."""
     from engine.case import open_case
     from engine.drilldown import Drilldown
+    from engine.findings import HuntRun
+    from engine.hunts import presentation_of
+    from engine.rules import find_rule, load_rules
 
     case_dir = ctx.scratch("console-case")
     case = open_case(case_dir, [ctx.log_dir])
@@ -149,8 +152,14 @@ def query_figures(ctx) -> list[tuple[str, str]]:
             samples.append(time.perf_counter() - started)
         return statistics.median(samples)
 
-    requests_s = timed(lambda: drill.file_requests("", computer, stem))
-    pivot_s = timed(lambda: drill.ip_pivot(computer, ip))
+    # Hunt B's two panes, as the console fills them for a finding on that path.
+    rule = find_rule(load_rules(), "owa-export")
+    run = HuntRun(rule.id, rule.slug, rule.name, list(rule.columns), rule=rule)
+    run.presentation = presentation_of(run)
+    panes = {p.id: p for p in run.presentation.panes}
+    finding = {"TenantId": "", "Computer": computer, "csUriStem": stem, "AccessingIPs": [ip]}
+    requests_s = timed(lambda: drill.pane_rows(run, panes["requests"], finding))
+    pivot_s = timed(lambda: drill.pane_rows(run, panes["pivot"], finding))
     stats_s = timed(drill.evidence_stats)
     return [
         (f"console: requests behind a file finding ({rows:,} rows)", f"{requests_s * 1000:.0f} ms"),

@@ -31,6 +31,7 @@ from typing import Any, Callable
 import duckdb
 
 from engine import kql_functions
+from engine.evidence.exports import DEFAULT_MAX_RECORD_BYTES
 from engine.evidence.w3c_layout import DEFAULT_MAX_LINE_BYTES
 from engine.tables import TABLES, create_tables
 
@@ -48,6 +49,10 @@ class IngestOptions:
     # A raw W3C line longer than this (bytes, after decompression) is not held in memory nor
     # parsed: it becomes one bad line saying where it was. Bounds memory on planted files.
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    # The same for one record of an export (CSV line, JSON record, Parquet cell). The
+    # environment variable overrides it until the command line has an option for it.
+    max_record_bytes: int = field(default_factory=lambda: _env_bytes(
+        "EXHUNT_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
 
     def fingerprint(self) -> dict[str, Any]:
         """What a cached read depends on: a change re-reads every file."""
@@ -65,7 +70,18 @@ class IngestOptions:
             "strip_export_dash": bool(self.strip_export_dash),
         } | ({} if self.max_line_bytes == DEFAULT_MAX_LINE_BYTES else {
             # Only when changed: cases read before the option existed stay cached.
-            "max_line_bytes": int(self.max_line_bytes)})
+            "max_line_bytes": int(self.max_line_bytes)}) | (
+            {} if self.max_record_bytes == DEFAULT_MAX_RECORD_BYTES else {
+                "max_record_bytes": int(self.max_record_bytes)})
+
+
+def _env_bytes(name: str, default: int) -> int:
+    """A byte limit from the environment; the default when unset or not a number >= 1024."""
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value >= 1024 else default
 
 
 @dataclass
@@ -76,10 +92,19 @@ class IngestProgress:
     bytes_total: int
     elapsed_s: float
     current: str | None = None
+    # While a file is being read (current is that file): decompressed bytes read from it
+    # so far and for how long. 0 in the report sent when a file is finished.
+    reading_bytes: int = 0
+    reading_s: float = 0.0
 
     @property
     def rate_mb_s(self) -> float:
         return self.bytes_done / 1e6 / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def reading_mb_s(self) -> float:
+        """Rate of the file being read (decompressed MB/s); 0.0 between files."""
+        return self.reading_bytes / 1e6 / self.reading_s if self.reading_s > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:

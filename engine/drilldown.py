@@ -5,32 +5,32 @@ One :class:`Drilldown` wraps one DuckDB connection with a lock: the console call
 background workers (one pane query at a time per connection is plenty for a person, and a
 DuckDB connection must not run two statements at once).
 
-What "behind a finding" means here:
-* Hunt A (a server): the SecurityAlert rows with a host entity that names the server the way
-  the hunt does (first 128 top-level entities, ``Type == "host"``, ``HostName.DnsDomain``
+A pane of a hunt names a drill-down query: one the hunt declares in its file
+(``drilldowns:``, e.g. hunt B's requests for a path and its client-IP pivot) or one of the
+generic ones here, which any hunt may name and which the engine's default presentation uses
+for hunts that declare none:
+
+* ``host-alerts``: the SecurityAlert rows with a host entity naming the server the way hunt
+  A does (first 128 top-level entities, ``Type == "host"``, ``HostName.DnsDomain``
   lower-cased, or ``HostName`` alone when the domain is empty). Each row is one alert update.
-* Hunt B (a file): every request for that exact path on that server and tenant, so the
-  analyst also sees requests the hunt's filters set aside (a query string, a private client).
-* The client-IP pivot: what that client did on that server, by path and status.
+* ``client-requests`` / ``client-requests-on-server``: what one client IP requested
+  (on one server), newest first.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import duckdb
 
-# Shared by the alert query: the hunt's server name of one entity ``e`` (JSON).
-_ENTITY_COMPUTER = (
-    "lower(CASE WHEN coalesce(json_extract_string(e, '$.DnsDomain'), '') <> '' "
-    "THEN coalesce(json_extract_string(e, '$.HostName'), '') || '.' || "
-    "json_extract_string(e, '$.DnsDomain') "
-    "ELSE coalesce(json_extract_string(e, '$.HostName'), '') END)"
-)
+from engine.findings import HuntRun
+from engine.presentation import DrilldownQuery, Pane
+from engine.sqltext import bound_for
 
-_SERVER_ALERTS_SQL = f"""
+# Hunt A's server name of one host entity ``e`` (JSON), compared with the bound server.
+_HOST_ALERTS_SQL = """
 WITH expanded AS (
     SELECT a.TimeGenerated, a.AlertName, a.SystemAlertId, a.AlertSeverity, a.ProviderName,
            a.Status, a.Description, a.CompromisedEntity, a._file_id, a._line,
@@ -42,40 +42,42 @@ WITH expanded AS (
 SELECT DISTINCT TimeGenerated, AlertName, SystemAlertId, AlertSeverity, ProviderName, Status,
        Description, CompromisedEntity, _file_id, _line
 FROM expanded
-WHERE json_extract_string(e, '$.Type') = 'host' AND {_ENTITY_COMPUTER} = ?
+WHERE json_extract_string(e, '$.Type') = 'host'
+  AND lower(CASE WHEN coalesce(json_extract_string(e, '$.DnsDomain'), '') <> ''
+                 THEN coalesce(json_extract_string(e, '$.HostName'), '') || '.'
+                      || json_extract_string(e, '$.DnsDomain')
+                 ELSE coalesce(json_extract_string(e, '$.HostName'), '') END) = lower($server)
 ORDER BY TimeGenerated, SystemAlertId, _file_id, _line
-LIMIT ?
+LIMIT $limit
 """
 
-_REQUEST_COLUMNS = (
-    "TimeGenerated", "cIP", "csMethod", "scStatus", "scSubStatus", "scWin32Status", "scBytes",
-    "csBytes", "TimeTaken", "csUserAgent", "csUriStem", "csUriQuery", "csUserName", "csReferer",
-    "csHost", "csCookie", "sIP", "sPort", "sSiteName", "sComputerName", "csVersion", "Computer",
-    "TenantId", "_file_id", "_line",
-)
-
-_FILE_REQUESTS_SQL = (
-    "SELECT " + ", ".join(f'"{c}"' for c in _REQUEST_COLUMNS) + " FROM W3CIISLog "
-    "WHERE TenantId = ? AND Computer = ? AND csUriStem = ? "
-    "ORDER BY TimeGenerated, _file_id, _line LIMIT ?"
-)
-_FILE_REQUESTS_COUNT_SQL = (
-    "SELECT count(*) FROM W3CIISLog WHERE TenantId = ? AND Computer = ? AND csUriStem = ?"
-)
-
-_IP_PIVOT_SQL = """
-SELECT csUriStem, scStatus, count(*) AS requests, min(TimeGenerated) AS first_seen,
-       max(TimeGenerated) AS last_seen
-FROM W3CIISLog
-WHERE Computer = ? AND cIP = ?
-GROUP BY csUriStem, scStatus
-ORDER BY requests DESC, csUriStem, scStatus
-LIMIT ?
+_CLIENT_REQUESTS_SQL = """
+SELECT TimeGenerated, Computer, csMethod, csUriStem, csUriQuery, scStatus, scBytes, TimeTaken,
+       csUserAgent, cIP, sSiteName, TenantId, _file_id, _line
+FROM W3CIISLog WHERE cIP = $ip
+ORDER BY TimeGenerated DESC, _file_id, _line LIMIT $limit
 """
-_IP_TOTALS_SQL = """
-SELECT count(*), count(DISTINCT csUriStem), min(TimeGenerated), max(TimeGenerated)
-FROM W3CIISLog WHERE Computer = ? AND cIP = ?
+_CLIENT_REQUESTS_COUNT_SQL = "SELECT count(*) FROM W3CIISLog WHERE cIP = $ip"
+_CLIENT_SERVER_REQUESTS_SQL = """
+SELECT TimeGenerated, Computer, csMethod, csUriStem, csUriQuery, scStatus, scBytes, TimeTaken,
+       csUserAgent, cIP, sSiteName, TenantId, _file_id, _line
+FROM W3CIISLog WHERE lower(Computer) = lower($server) AND cIP = $ip
+ORDER BY TimeGenerated DESC, _file_id, _line LIMIT $limit
 """
+_CLIENT_SERVER_REQUESTS_COUNT_SQL = (
+    "SELECT count(*) FROM W3CIISLog WHERE lower(Computer) = lower($server) AND cIP = $ip")
+
+GENERIC_DRILLDOWNS: dict[str, DrilldownQuery] = {
+    q.id: q for q in (
+        DrilldownQuery("host-alerts", _HOST_ALERTS_SQL, {"server": "role:server"},
+                       limit=10_000),
+        DrilldownQuery("client-requests", _CLIENT_REQUESTS_SQL, {"ip": "role:ip"},
+                       count_sql=_CLIENT_REQUESTS_COUNT_SQL),
+        DrilldownQuery("client-requests-on-server", _CLIENT_SERVER_REQUESTS_SQL,
+                       {"server": "role:server", "ip": "role:ip"},
+                       count_sql=_CLIENT_SERVER_REQUESTS_COUNT_SQL),
+    )
+}
 
 _IIS_STATS_SQL = """
 SELECT count(*), count(DISTINCT Computer), count(DISTINCT cIP), min(TimeGenerated),
@@ -89,43 +91,17 @@ FROM SecurityAlert
 
 
 @dataclass(frozen=True)
-class AlertRow:
-    time: _dt.datetime | None
-    name: str
-    alert_id: str
-    severity: str
-    provider: str
-    status: str
-    description: str
-    compromised_entity: str
-    file_id: int | None
-    line: int | None
+class PaneRows:
+    """What a pane shows for one finding."""
+    columns: list[str]
+    rows: list[dict[str, Any]]  # column -> value, at most the query's limit
+    total: int  # every matching row (rows holds at most the limit)
+    summary: dict[str, Any] | None = None  # the summary query's row, for the pane subtitle
 
 
-@dataclass(frozen=True)
-class RequestPage:
-    rows: list[dict[str, Any]]  # column -> value, in _REQUEST_COLUMNS order
-    total: int  # all matching requests (rows holds at most the limit)
-
-
-@dataclass(frozen=True)
-class PivotRow:
-    path: str
-    status: str
-    requests: int
-    first_seen: _dt.datetime | None
-    last_seen: _dt.datetime | None
-
-
-@dataclass(frozen=True)
-class IpPivot:
-    client_ip: str
-    computer: str
-    rows: list[PivotRow]
-    requests: int
-    paths: int
-    first_seen: _dt.datetime | None
-    last_seen: _dt.datetime | None
+class DrilldownError(ValueError):
+    """A pane cannot be filled for this finding (no such query, a value it needs is
+    missing); the message says which."""
 
 
 @dataclass(frozen=True)
@@ -155,33 +131,32 @@ class Drilldown:
         self._con = quiet(con)
         self._lock = threading.Lock()
 
-    def _all(self, sql: str, params: list[Any]) -> list[tuple]:
-        with self._lock:
-            return self._con.execute(sql, params).fetchall()
-
     def _one(self, sql: str, params: list[Any]) -> tuple:
         with self._lock:
             return self._con.execute(sql, params).fetchone()
 
-    def server_alerts(self, server: str, limit: int = 10_000) -> list[AlertRow]:
-        """Alert rows (updates included) whose host entities name ``server`` as hunt A does."""
-        return [AlertRow(*r) for r in self._all(_SERVER_ALERTS_SQL, [server, limit])]
-
-    def file_requests(self, tenant_id: str, computer: str, uri_stem: str,
-                      limit: int = 5_000) -> RequestPage:
-        """Every request for one path on one server, oldest first."""
-        params = [tenant_id, computer, uri_stem]
-        rows = [dict(zip(_REQUEST_COLUMNS, r))
-                for r in self._all(_FILE_REQUESTS_SQL, [*params, limit])]
-        # Count separately only when the page is full: most files have a handful of requests.
-        total = len(rows) if len(rows) < limit else self._one(_FILE_REQUESTS_COUNT_SQL, params)[0]
-        return RequestPage(rows, int(total))
-
-    def ip_pivot(self, computer: str, client_ip: str, limit: int = 1_000) -> IpPivot:
-        """What ``client_ip`` requested on ``computer``: counts by path and status."""
-        rows = [PivotRow(*r) for r in self._all(_IP_PIVOT_SQL, [computer, client_ip, limit])]
-        requests, paths, first, last = self._one(_IP_TOTALS_SQL, [computer, client_ip])
-        return IpPivot(client_ip, computer, rows, int(requests), int(paths), first, last)
+    def pane_rows(self, run: HuntRun, pane: Pane, row: Mapping[str, Any]) -> PaneRows:
+        """The rows of ``pane`` (a rows or timeline pane of ``run``'s hunt) for the finding
+        whose row is ``row``: the pane's drill-down query with its values bound from it."""
+        query = find_drilldown(run, pane.drilldown)
+        values = {**bind_values(run, query, row), "limit": query.limit}
+        with self._lock:
+            cursor = self._con.execute(query.sql, bound_for(query.sql, values))
+            columns = [d[0] for d in cursor.description]
+            rows = [dict(zip(columns, r)) for r in cursor.fetchall()]
+            total = len(rows)
+            # Count separately only when the page is full: most findings have a handful.
+            if query.count_sql is not None and total >= query.limit:
+                total = int(self._con.execute(query.count_sql,
+                                              bound_for(query.count_sql, values)).fetchone()[0])
+            summary = None
+            if query.summary_sql is not None:
+                cursor = self._con.execute(query.summary_sql,
+                                           bound_for(query.summary_sql, values))
+                names = [d[0] for d in cursor.description]
+                first = cursor.fetchone()
+                summary = None if first is None else dict(zip(names, first))
+        return PaneRows(columns, rows, total, summary)
 
     def evidence_stats(self) -> EvidenceStats:
         """Row counts, hosts and time ranges of both tables."""
@@ -190,5 +165,29 @@ class Drilldown:
         return EvidenceStats(int(iis[0]), int(iis[1]), int(iis[2]), iis[3], iis[4],
                              int(alerts[0]), int(alerts[1]), alerts[2], alerts[3])
 
+def find_drilldown(run: HuntRun, query_id: str | None) -> DrilldownQuery:
+    """The hunt's own drill-down ``query_id``, else the generic one of that id."""
+    own = getattr(run.rule, "drilldowns", None) or {}
+    query = own.get(query_id) or GENERIC_DRILLDOWNS.get(query_id or "")
+    if query is None:
+        raise DrilldownError(f"hunt {run.rule_slug}: no drill-down query {query_id!r}")
+    return query
 
-REQUEST_COLUMNS = _REQUEST_COLUMNS
+
+def bind_values(run: HuntRun, query: DrilldownQuery, row: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    """The query's placeholder values from the finding's row (``role:NAME`` through the
+    hunt's presentation; a list gives its first element; null binds as "" since KQL strings
+    are never null)."""
+    roles = run.presentation.roles if run.presentation is not None else {}
+    values: dict[str, Any] = {}
+    for name, source in query.bind.items():
+        column = roles.get(source[len("role:"):]) if source.startswith("role:") else source
+        if column is None or column not in row:
+            raise DrilldownError(f"hunt {run.rule_slug}: drill-down {query.id} needs "
+                                 f"{source!r}, which this finding does not have")
+        value = row[column]
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        values[name] = "" if value is None else value
+    return values

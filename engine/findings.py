@@ -49,3 +49,7 @@ class HuntRun:
     notes: list[CoverageNote] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    # Set by engine.hunts.run_hunts: the rule (engine.rules.Rule) and how the console
+    # shows its findings (engine.presentation.Presentation).
+    rule: Any = None
+    presentation: Any = None

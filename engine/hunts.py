@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Collection, Mapping, Sequence
 
 import duckdb
 
 from engine import coverage, kql_functions
 from engine.findings import Finding, HuntRun, finding_id
+from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
 # KQL's JSON accepts only json.org JSON. DuckDB's json_valid also accepts trailing commas
@@ -194,6 +196,49 @@ def _ensure_compiler_macros(con: duckdb.DuckDBPyConnection) -> None:
     from engine.kql import install as install_compiler_macros, installed
     if not installed(con):
         install_compiler_macros(con)
+
+
+class HuntEngineError(Exception):
+    """The chosen engine cannot run the hunts (not installed, or a rule it cannot run with
+    DuckDB's exact meaning); the message says what to do."""
+
+
+def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
+              rules: Sequence[Rule], overrides: Mapping[str, Any] | None = None, *,
+              now: datetime | None = None, engine: str = "duckdb") -> list[HuntRun]:
+    """Every hunt of a case, as the console, ``exhunt hunt``, ``mark`` and ``export`` see
+    them: ``rules`` run on the case (DuckDB over ``con``, or Spark over the case's Parquet),
+    combined with the results imported from Log Analytics for those rules, each run carrying
+    its rule and its console presentation."""
+    # Imported here: engine.import_results builds on this module's findings_from_rows.
+    from engine.import_results import combine_runs, imported_runs
+    if engine == "spark":
+        try:
+            from engine.spark import run_rules_spark
+        except ImportError as exc:  # sqlglot and pyspark are the optional `spark` extra
+            raise HuntEngineError(f"the Spark engine needs the spark extra: pip install "
+                                  f"'exhunt[spark]' ({exc})") from exc
+        local = run_rules_spark(case_path, rules, overrides, now=now)
+    elif con is None:
+        raise ValueError("run_hunts needs a DuckDB connection unless engine='spark'")
+    else:
+        local = run_rules(con, rules, overrides, now=now)
+    runs = combine_runs(local, imported_runs(Path(case_path), rules))
+    by_id = {rule.id: rule for rule in rules}
+    for run in runs:
+        run.rule = by_id.get(run.rule_id)
+        run.presentation = presentation_of(run)
+    return runs
+
+
+def presentation_of(run: HuntRun) -> Presentation:
+    """How the console shows ``run``: what its rule declares, else derived from its output
+    columns and Sentinel entity mappings."""
+    rule = run.rule
+    if rule is not None and rule.console is not None:
+        return rule.console
+    return default_presentation(run.rule_name, run.columns, [f.row for f in run.findings],
+                                rule.entity_mappings if rule is not None else ())
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],

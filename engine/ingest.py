@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Callable, Iterator
 import duckdb
 
 from engine.case import Case, FileReport, IngestOptions, IngestProgress, IngestReport
-from engine.evidence import discover
+from engine.evidence import discover, meter
 from engine.evidence.exports import ExportOptions, read_export
 from engine.evidence.hosts import HostMap, host_for_file
 from engine.evidence.read_errors import describe_read_error
@@ -120,36 +121,39 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
                 next_id += 1
         con = _connection(case)
         results: dict[str, tuple[dict, bool]] = {}
-        done_bytes = 0
-        done_files = 0
+        reporter = _Reporter(progress, len(found), total_bytes, started)
 
         def one(item: discover.Found) -> tuple[str, dict, bool]:
             # One DuckDB connection (cursor) per thread, as DuckDB requires.
             cursor = con.cursor()
+            reporter.cursors[threading.get_ident()] = cursor
             try:
                 cursor.execute("SET TimeZone = 'UTC'")
                 key = str(item.path)
-                entry, cached = _ingest_one(case, cursor, item, ids[key], old_files.get(key),
-                                            options, host_map)
+                with meter.reading(key, reporter.advanced if progress is not None else None):
+                    entry, cached = _ingest_one(case, cursor, item, ids[key],
+                                                old_files.get(key), options, host_map)
+                if reporter.failed is not None:
+                    # The read may have been interrupted: not a verdict on the file.
+                    raise _Interrupted() from reporter.failed
                 return key, entry, cached
             finally:
+                reporter.cursors.pop(threading.get_ident(), None)
                 cursor.close()
 
         try:
             # A file's read is close to single-threaded in DuckDB (the line-number window
             # keeps order), so files are read side by side: one worker per core.
-            with ThreadPoolExecutor(max_workers=_workers()) as pool:
+            with reporter.heartbeat(), _reraise_interrupted(), \
+                    ThreadPoolExecutor(max_workers=_workers()) as pool:
                 for key, entry, cached in pool.map(one, found):
                     results[key] = (entry, cached)
                     if not cached:
                         _journal(case, fingerprint, key, entry)
-                    done_files += 1
-                    done_bytes += sizes.get(key, 0)
-                    if progress is not None:
-                        progress(IngestProgress(done_files, len(found), done_bytes, total_bytes,
-                                                time.monotonic() - started, key))
+                    reporter.finished(key, sizes.get(key, 0))
         finally:
             con.close()
+        done_bytes = reporter.bytes_done
 
         files: dict[str, dict] = {}
         reports: list[FileReport] = []
@@ -195,6 +199,97 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             progress(IngestProgress(len(found), len(found), done_bytes, total_bytes,
                                     time.monotonic() - started, None))
         return report
+
+
+class _Reporter:
+    """Progress reports for one ingest: when a file is finished, and while files are being
+    read (their name, bytes read and time so far: from the readers themselves during their
+    Python passes, from a heartbeat thread every meter.PROGRESS_EVERY_S otherwise, e.g.
+    while DuckDB reads). Reports go out one at a time.
+
+    When the receiver raises (the console has quit: 'App is not running'), every read in
+    progress is interrupted (DuckDB's own included) and the ingest stops with that
+    exception, recording nothing for the files it was reading: so 'q' in the console does
+    not wait for a slow file, and the next run reads those files again."""
+
+    def __init__(self, progress: Callable[[IngestProgress], None] | None, files_total: int,
+                 bytes_total: int, started: float) -> None:
+        self.progress = progress
+        self.files_total, self.bytes_total, self.started = files_total, bytes_total, started
+        self.files_done = self.bytes_done = 0
+        self.failed: BaseException | None = None
+        self.cursors: dict[int, duckdb.DuckDBPyConnection] = {}  # reading thread -> cursor
+        self._lock = threading.Lock()
+
+    def _send(self, current: str | None, reading_bytes: int = 0, reading_s: float = 0.0) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            if self.failed is not None:
+                raise self.failed
+            try:
+                self.progress(IngestProgress(self.files_done, self.files_total,
+                                             self.bytes_done, self.bytes_total,
+                                             time.monotonic() - self.started, current,
+                                             reading_bytes, reading_s))
+            except Exception as exc:
+                self.failed = exc
+                for cursor in list(self.cursors.values()):
+                    cursor.interrupt()
+                raise
+
+    def finished(self, key: str, size: int) -> None:
+        self.files_done += 1
+        self.bytes_done += size
+        self._send(key)
+
+    def advanced(self, m: meter.FileMeter) -> None:
+        """From a reading thread. A failure must not pass for the file failing (it would
+        be journaled as skipped and never read again): see _Interrupted."""
+        try:
+            self._send(m.path, m.bytes_read, m.elapsed_s)
+        except Exception as exc:
+            raise _Interrupted() from exc
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        stop = threading.Event()
+
+        def beat() -> None:
+            # Never a busy loop, even when tests ask the readers to report every block.
+            while not stop.wait(max(meter.PROGRESS_EVERY_S, 0.05)):
+                for thread, m in meter.active():
+                    if thread not in self.cursors:
+                        continue  # another ingest's file
+                    try:
+                        self._send(m.path, m.bytes_read, m.elapsed_s)
+                    except Exception:  # noqa: BLE001 - recorded in self.failed
+                        return
+
+        thread = threading.Thread(target=beat, name="ingest-progress", daemon=True)
+        if self.progress is not None:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
+
+
+class _Interrupted(BaseException):
+    """The progress callback raised while a file was being read (e.g. the console has quit
+    and cannot take reports). A BaseException, so the per-file ``except Exception`` does
+    not record the file as skipped: the ingest stops, the file is not journaled, and the
+    next run reads it again. run_ingest re-raises the callback's own exception."""
+
+
+@contextmanager
+def _reraise_interrupted() -> Iterator[None]:
+    try:
+        yield
+    except _Interrupted as stop:
+        raise stop.__cause__ from None
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -345,7 +440,8 @@ def _read_raw(con, item, sniffed, out_dir, tmp_dir, file_id, entry, options, hos
 def _read_export(con, item, sniffed, out_dir, file_id, entry, options) -> None:
     table = "W3CIISLog" if sniffed.kind == discover.W3C_EXPORT else "SecurityAlert"
     opts = ExportOptions(file_id=file_id, tenant_id=options.tenant_id,
-                         strip_dash=options.strip_export_dash)
+                         strip_dash=options.strip_export_dash,
+                         max_record_bytes=options.max_record_bytes)
     result = read_export(con, item.path, sniffed.fmt or "csv", sniffed.gz, table, out_dir, opts)
     notes = list(result.notes)
     if sniffed.aliases:

@@ -34,15 +34,16 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from engine.drilldown import GENERIC_DRILLDOWNS
+from engine.sqltext import sql_placeholders  # noqa: F401 (part of this module's API)
+from engine.presentation import (DrilldownQuery, Presentation, PresentationError,
+                                 check_references, parse_drilldowns, parse_presentation)
+
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 PARAMETER_TYPES = ("string", "int", "bool", "list[string]", "list[int]")
 SEVERITIES = ("Informational", "Low", "Medium", "High")
 
-# `$name` placeholders, looked for outside SQL string literals and comments.
-_PLACEHOLDER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_SQL_LITERALS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/",
-                                        re.S)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -80,6 +81,10 @@ class Rule:
     # and the coverage checks it provides (its `CHECKS`).
     module_path: Path | None = None
     checks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # How the console shows it (``console:``; None: derived from the output at run time)
+    # and the drill-down queries its panes name (``drilldowns:``).
+    console: Presentation | None = None
+    drilldowns: Mapping[str, DrilldownQuery] = field(default_factory=dict)
     # Every other key of the file (requiredDataConnectors, version, metadata ...), as read.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -288,9 +293,18 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
                 raise err("coverage", f"check {code!r} needs parameter {pname!r} of type "
                                       f"{ptype}")
 
+    try:
+        drilldowns = parse_drilldowns(data.get("drilldowns"))
+        console = parse_presentation(data["console"]) if data.get("console") is not None \
+            else None
+        if console is not None:
+            check_references(console, drilldowns, GENERIC_DRILLDOWNS)
+    except PresentationError as exc:  # its text starts with the key path
+        raise RuleError(f"{path}: key {exc}") from None
+
     known = {"id", "slug", "name", "description", "severity", "tactics",
              "relevantTechniques", "entityMappings", "query", "sql", "parameters",
-             "key_columns", "columns", "coverage", "tags"}
+             "key_columns", "columns", "coverage", "tags", "console", "drilldowns"}
     return Rule(
         id=rule_id, slug=slug, name=name,
         description=text("description", required=False).strip(),
@@ -298,7 +312,7 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
         entity_mappings=tuple(entity_mappings), query=query, sql=sql,
         parameters=parameters, key_columns=key_columns, source_path=path,
         columns=columns, coverage=coverage, tags=names("tags"),
-        module_path=module, checks=checks,
+        module_path=module, checks=checks, console=console, drilldowns=drilldowns,
         extra={k: v for k, v in data.items() if k not in known},
     )
 
@@ -413,17 +427,6 @@ def resolve_parameters(rule: Rule, overrides: Mapping[str, Any] | None) -> dict[
             raise RuleError(f"rule {rule.slug}: parameter {name} ({param.type}): {exc}") \
                 from None
     return values
-
-
-def sql_placeholders(sql: str) -> list[str]:
-    """The ``$name`` placeholders of ``sql`` in first-use order (literals/comments skipped:
-    JSON paths such as ``'$.Type'`` are not placeholders)."""
-    code = _SQL_LITERALS_AND_COMMENTS.sub(" ", sql)
-    seen: list[str] = []
-    for m in _PLACEHOLDER.finditer(code):
-        if m.group(1) not in seen:
-            seen.append(m.group(1))
-    return seen
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:

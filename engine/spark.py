@@ -43,7 +43,8 @@ import sqlglot
 from sqlglot import exp
 
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
-from engine.hunts import derive_key_columns, findings_from_rows, split_overrides
+from engine.hunts import (HuntEngineError, derive_key_columns, findings_from_rows,
+                          split_overrides)
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 from engine.tables import TABLES
 
@@ -151,7 +152,7 @@ SPARK_MACROS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-class SparkTranslationError(Exception):
+class SparkTranslationError(HuntEngineError):
     """A rule's SQL cannot be run on Spark with DuckDB's exact meaning; the message says
     which construct and what to do (write per-engine SQL for the rule)."""
 
@@ -469,7 +470,7 @@ def spark_session(master: str | None = None):
     return session
 
 
-class SparkUnavailable(Exception):
+class SparkUnavailable(HuntEngineError):
     """pyspark or Java is missing, or the Spark master cannot be reached."""
 
 

@@ -301,6 +301,11 @@ def _sniff_w3c(head: bytes, text: str) -> tuple[str, str | None] | None:
 def _sniff_json(text: str, gz: bool) -> Sniffed:
     record = _first_json_record(text)
     if record is None:
+        # The first record may not end inside the sniffed head (an alert with 100,000
+        # entities is ~6 MB): its keys up to where the head stops still say what it is.
+        keys = _first_object_keys(text)
+        if keys:
+            return _by_columns(keys, gz, "json" if text.startswith("[") else "jsonl")
         return Sniffed(SKIPPED, gz=gz, reason="JSON that is not an array or lines of records")
     fmt, obj = record
     if not isinstance(obj, dict):
@@ -326,6 +331,50 @@ def _first_json_record(text: str) -> tuple[str, object] | None:
         # {"value": [...]}: the shape of the Log Analytics REST API / some tools
         return None
     return "jsonl", obj
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^"{}\[\]:,]+', re.S)
+
+
+def _first_object_keys(text: str) -> list[str]:
+    """The keys of the first JSON object in ``text`` (a prefix of the file, possibly cut in
+    the middle of that object), in order; [] when there is none. Only top-level keys of
+    that object count, so nested values (Entities) cannot add or hide columns."""
+    pos = 1 if text.startswith("[") else 0
+    keys: list[str] = []
+    depth, expect_key, last = 0, False, None
+    while pos < len(text):
+        match = _JSON_TOKEN.match(text, pos)
+        if match is None:  # a string the head cuts off
+            break
+        token, pos = match.group(), match.end()
+        if token.isspace():
+            continue
+        if token in "{[":
+            depth += 1
+            expect_key = token == "{" and depth == 1
+        elif token in "}]":
+            depth -= 1
+            if depth <= 0:
+                break
+        elif token == ",":
+            expect_key = depth == 1
+        elif token == ":":
+            if last is not None and depth == 1:
+                try:
+                    keys.append(json.loads(last))
+                except ValueError:
+                    return []
+            last = None
+            continue
+        elif depth == 0:
+            return []  # text before the first object: not records
+        last = token if (expect_key and token.startswith('"')) else None
+        if token.startswith('"'):
+            expect_key = False
+            continue
+        last = None
+    return keys
 
 
 def _sniff_csv(text: str, gz: bool) -> Sniffed:
@@ -354,6 +403,9 @@ def _sniff_parquet(path: Path) -> Sniffed:
 
         names = pq.read_schema(path).names
     except Exception as exc:  # a damaged file must not stop the scan
-        return Sniffed(SKIPPED, reason=f"unreadable Parquet file: {exc}")
+        # What was wrong with the file in plain words, not pyarrow's text.
+        from engine.evidence.read_errors import describe_read_error
+
+        return Sniffed(SKIPPED, reason=describe_read_error(exc)[0])
     return _by_columns(names, False, "parquet")
 

@@ -22,9 +22,15 @@ from pathlib import Path
 
 import duckdb
 
+from engine.evidence.w3c_layout import CUT_LINE_MARK, LineCap
 from engine.tables import SECURITYALERT, W3CIISLOG, Table
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet")
+# The longest record (CSV line, JSON record, Parquet cell) an export may hold. Log Analytics
+# itself keeps string values far smaller; an alert with 100,000 entities is ~6 MB. A longer
+# one (a planted 200 MB cell) is left out as a bad record saying where it was, so neither
+# DuckDB nor the salvage ever holds it whole. DuckDB's own default for JSON objects.
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 # msticpy (and some older tools) name SecurityAlert columns differently.
 ALERT_ALIASES = {
@@ -71,6 +77,7 @@ class ExportOptions:
     file_id: int
     tenant_id: str = ""
     strip_dash: bool = False  # exports are taken as exported unless the user asks
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES  # longer records are bad records
 
 
 @dataclass
@@ -92,10 +99,13 @@ def _csv_header(path: Path, gz: bool) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
-                    gz: bool) -> tuple[list[str], list[str]]:
+def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool,
+                    max_record: int = DEFAULT_MAX_RECORD_BYTES,
+                    bad: list[tuple[int, str]] | None = None,
+                    notes: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Create the temp view ``export_src`` with columns c0..cN; return (original names,
-    DuckDB types)."""
+    DuckDB types). Parquet records with a cell over ``max_record`` bytes are appended to
+    ``bad`` instead (the other formats' long records make DuckDB fail: see _salvage_copy)."""
     con.execute("DROP VIEW IF EXISTS export_src")
     con.execute("DROP TABLE IF EXISTS export_src_t")
     compression = "gzip" if gz else "none"
@@ -107,22 +117,26 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
             "CREATE TEMP TABLE export_src_t AS SELECT row_number() OVER () AS _rec, * FROM "
             f"read_csv($p, header=true, columns={{{columns}}}, quote='\"', escape='\"', "
             "auto_detect=false, delim=',', strict_mode=false, "
-            "max_line_size=67108864, compression=$c)",
-            {"p": str(path), "c": compression},
+            "max_line_size=$m, buffer_size=$b, compression=$c)",
+            # An explicit buffer: with DuckDB's default, a line over max_line_size comes
+            # back inside the error text, whole (a 200 MB cell peaked at 0.9 GB).
+            {"p": str(path), "c": compression, "m": max(max_record, 1024),
+             "b": 2 * max(max_record, 16 * 1024 * 1024)},
         )
         return original, ["VARCHAR"] * len(original)
     if fmt in ("json", "jsonl"):
         # Keys of every record, in order of first appearance (a record may lack some).
         original = [r[0] for r in con.execute(
             "SELECT k FROM (SELECT unnest(json_keys(json)) AS k, row_number() OVER () AS r "
-            "FROM read_json_objects($p, format=$f, compression=$c) "
+            "FROM read_json_objects($p, format=$f, compression=$c, maximum_object_size=$m) "
             "WHERE json_type(json) = 'OBJECT') GROUP BY k ORDER BY min(r)",
             {"p": str(path), "f": "array" if fmt == "json" else "newline_delimited",
-             "c": compression},
+             "c": compression, "m": max(max_record, 1024)},
         ).fetchall()]
         selects = []
         params: dict[str, object] = {"p": str(path), "c": compression,
-                                     "f": "array" if fmt == "json" else "newline_delimited"}
+                                     "f": "array" if fmt == "json" else "newline_delimited",
+                                     "m": max(max_record, 1024)}
         for i, name in enumerate(original):
             params[f"k{i}"] = name
             # Nested values (Entities as an array) are kept as JSON text, as Log Analytics
@@ -134,23 +148,117 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
         body = ", ".join(selects) if selects else "NULL AS c0"
         con.execute(
             f"CREATE TEMP TABLE export_src_t AS SELECT row_number() OVER () AS _rec, {body} "
-            "FROM read_json_objects($p, format=$f, compression=$c)",
+            "FROM read_json_objects($p, format=$f, compression=$c, maximum_object_size=$m)",
             params,
         )
         return original, ["VARCHAR"] * len(original)
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        original = list(table.column_names)
-        table = table.rename_columns([f"c{i}" for i in range(len(original))])
-        con.register("export_arrow", table)
-        con.execute("CREATE TEMP TABLE export_src_t AS SELECT row_number() OVER () AS _rec, * "
-                    "FROM export_arrow")
-        con.unregister("export_arrow")
+        original, reader = _parquet_batches(path, max_record, bad if bad is not None else [],
+                                            notes if notes is not None else [])
+        con.register("export_arrow", reader)
+        try:
+            con.execute("CREATE TEMP TABLE export_src_t AS SELECT * FROM export_arrow")
+        finally:
+            con.unregister("export_arrow")
         types = [r[1] for r in con.execute("DESCRIBE export_src_t").fetchall()[1:]]
         return original, types
     raise ValueError(f"unknown export format {fmt}")
+
+
+PARQUET_BATCH_RECORDS = 4096
+
+
+def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
+                     notes: list[str]):
+    """(original column names, a RecordBatchReader over the file with columns _rec, c0..cN).
+
+    Why batches: ``read_table`` held the whole export (and DuckDB a second copy) in memory.
+    Here one batch is decoded at a time; a row group whose column chunk is over
+    ``max_record`` x 16 uncompressed and either over ``max_record`` per record or over 64x
+    its compressed size (a planted value that compresses to nothing) is not decoded at
+    all, and a record with one cell over
+    ``max_record`` bytes is left out after decoding (memory: a few times that cell). Both
+    become bad records naming the record numbers (``_rec``, 1-based, like the other
+    formats' lines) and the column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    original = list(source.schema_arrow.names)
+    names = ["_rec", *(f"c{i}" for i in range(len(original)))]
+    schema = pa.schema([pa.field("_rec", pa.int64()),
+                        *(pa.field(f"c{i}", f.type) for i, f in enumerate(source.schema_arrow))])
+    meta = source.metadata
+    chunk_limit = max_record * 16
+
+    def batches():
+        first = 1
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            chunks = [meta.row_group(group).column(c)
+                      for c in range(meta.row_group(group).num_columns)]
+            sizes = [c.total_uncompressed_size for c in chunks]
+            big = chunks[sizes.index(max(sizes))] if sizes else None
+            # A planted giant value (say 2 GB of one byte, a few KB on disk) shows as a huge
+            # chunk that is either mostly one record or far more compressible than real
+            # data (measured exports: 3-10x): decoding it would need several times its size,
+            # so the row group is left out unread.
+            if big is not None and big.total_uncompressed_size > chunk_limit and (
+                    big.total_uncompressed_size > rows * max_record
+                    or big.total_uncompressed_size > 64 * max(big.total_compressed_size, 1)):
+                column = big.path_in_schema
+                what = f"record_{first}" if rows == 1 else f"records_{first}-{first + rows - 1}"
+                bad.append((first, _cut_record_text(what, max(sizes), chunk_limit,
+                                                    f"column {column}, not decoded")))
+                notes.append(
+                    f"records {first:,}-{first + rows - 1:,} (one row group) left out undecoded: "
+                    f"its column {column} holds {max(sizes):,} bytes uncompressed "
+                    f"({big.total_compressed_size:,} on disk), over the "
+                    f"{chunk_limit:,}-byte limit for a planted value")
+                first += rows
+                continue
+            for batch in source.iter_batches(batch_size=PARQUET_BATCH_RECORDS,
+                                             row_groups=[group], use_threads=False):
+                numbers = pa.array(range(first, first + batch.num_rows), pa.int64())
+                first += batch.num_rows
+                keep = None
+                for i, column in enumerate(batch.columns):
+                    if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)
+                            or pa.types.is_large_string(column.type)
+                            or pa.types.is_large_binary(column.type)):
+                        continue
+                    lengths = pc.binary_length(column)
+                    over = pc.fill_null(pc.greater(lengths, max_record), False)
+                    if not pc.any(over).as_py():
+                        continue
+                    for row in pc.indices_nonzero(over).to_pylist():
+                        # 80 bytes of the value, never the value itself (a Python copy).
+                        head = pc.binary_slice(column.take([row]).cast(pa.large_binary()),
+                                               0, 80)[0].as_py()
+                        bad.append((numbers[row].as_py(), _cut_record_text(
+                            f"record_{numbers[row].as_py()}", lengths[row].as_py(), max_record,
+                            f"column {original[i]}: {head.decode('utf-8', 'replace')}")))
+                    keep = pc.invert(over) if keep is None else pc.and_(keep, pc.invert(over))
+                table = pa.Table.from_batches([batch]).rename_columns(names[1:])
+                table = table.add_column(0, "_rec", numbers)
+                if keep is not None:
+                    table = table.filter(keep)
+                yield from table.to_batches()
+        bad.sort()
+
+    return original, pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _cut_record_text(what: str, length: int, limit: int, where: str) -> str:
+    """The bad-record text for a record too large to read: what, how long, the limit, and
+    a short visible excerpt (control characters shown as a middle dot)."""
+    shown = re.sub(r"[\x00-\x1f\x7f-\x9f]", "\u00b7", where)
+    return (f"{CUT_LINE_MARK.replace('line_of_', '')}{what}_of_{length}_bytes_over_the_"
+            f"{limit}-byte_limit (EXHUNT_MAX_RECORD_BYTES); {shown}]")
+
+
+_CUT_MARK = CUT_LINE_MARK[:2]  # "✂[": how every record or line left out unread begins
 
 
 def _time_expr(col: str, sql_type: str) -> str:
@@ -180,28 +288,42 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
         out_dir.mkdir(parents=True, exist_ok=True)
         readable = out_dir / ("source." + fmt + (".gz" if gz else ""))
         shutil.copyfile(path, readable)
+    limit = max(int(opts.max_record_bytes), 1024)
+    bad: list[tuple[int, str]] = []
     try:
         try:
-            original, types = _source_columns(con, readable, fmt, gz)
+            original, types = _source_columns(con, readable, fmt, gz, limit, bad,
+                                              result.notes)
         finally:
             if readable != path:
                 readable.unlink(missing_ok=True)
     except duckdb.Error:
         if fmt not in ("csv", "json", "jsonl"):
             raise
-        # One malformed record made DuckDB give up on the file: keep the good records.
+        # One malformed (or over-long) record made DuckDB give up on the file: keep the
+        # good records.
         out_dir.mkdir(parents=True, exist_ok=True)
         salvaged = out_dir / ("salvaged.csv" if fmt == "csv" else "salvaged.jsonl")
-        bad = _salvage_copy(path, fmt, gz, salvaged)
+        bad = _salvage_copy(path, fmt, gz, salvaged, limit)
         try:
             original, types = _source_columns(con, salvaged, "csv" if fmt == "csv" else "jsonl",
-                                              False)
+                                              False, limit)
         finally:
             salvaged.unlink(missing_ok=True)
+    if bad:
         result.bad_lines = len(bad)
+        out_dir.mkdir(parents=True, exist_ok=True)
         _write_bad_records(out_dir / "bad_lines.parquet", opts.file_id, bad)
         result.notes.append(f"damaged export: {len(bad)} malformed record(s) left out "
                             "(listed with --bad-lines), the other records loaded")
+        cut = [line for line, text in bad
+               if text.startswith(_CUT_MARK) and "not decoded" not in text]
+        if cut:
+            where = f"record {cut[0]:,}" if fmt == "parquet" else f"the record at line {cut[0]:,}"
+            result.notes.append(
+                f"{where} is over the {limit:,}-byte record limit "
+                f"(EXHUNT_MAX_RECORD_BYTES): left out unread"
+                + (f"; {len(cut) - 1:,} more such records" if len(cut) > 1 else ""))
     table: Table = W3CIISLOG if table_name == "W3CIISLog" else SECURITYALERT
     position: dict[str, int] = {}
     for i, name in enumerate(original):
@@ -294,76 +416,201 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
     return result
 
 
-def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path) -> list[tuple[int, str]]:
+def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path,
+                  limit: int = DEFAULT_MAX_RECORD_BYTES) -> list[tuple[int, str]]:
     """Write to ``dest`` every record of a damaged CSV / JSON / JSON-lines export that still
     parses; return the (line, raw text) of each record left out.
 
     DuckDB's readers stop at the first malformed record (a copy cut inside a quoted field,
-    invalid UTF-8, one line that is not JSON) and the whole file would be lost: this slower
-    record-by-record pass runs only then, so a damaged export keeps its good records and its
-    bad ones are counted and named."""
-    import csv
-    import gzip
-    import json
-
+    invalid UTF-8, one line that is not JSON, a record over ``limit`` bytes) and the whole
+    file would be lost: this slower record-by-record pass runs only then, so a damaged
+    export keeps its good records and its bad ones are counted and named. It streams: memory
+    stays bounded by ``limit`` whatever the file's size, and a record over ``limit`` is never
+    held whole (it becomes a bad record naming its length)."""
     from engine.evidence.discover import ForgivingGzip
 
     if fmt == "csv":
-        return _salvage_csv(path, gz, dest)
-    with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src:
-        raw = src.read()
-    text = raw.decode("utf-8", "replace").lstrip("\ufeff").replace("\x00", "\ufffd")
+        return _salvage_csv(path, gz, dest, limit)
+    with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src, \
+            open(dest, "w", encoding="utf-8") as out:
+        if fmt == "jsonl":
+            return _salvage_jsonl(src, out, limit)
+        return _salvage_json_array(src, out, limit)
+
+
+def _write_record(out, value: object) -> bool:
+    """Write one salvaged record as a JSON line; False when it is not an object."""
+    import json
+
+    if not isinstance(value, dict):
+        return False
+    # Compact separators: the line is never longer than the record it came from, so it
+    # stays under DuckDB's maximum_object_size when the record was.
+    out.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return True
+
+
+def _salvage_jsonl(src, out, limit: int) -> list[tuple[int, str]]:
+    import json
+
     bad: list[tuple[int, str]] = []
-    records: list[dict] = []
-    if fmt == "jsonl":
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
+    lines = _TrackedLines(src, limit)
+    for line in lines:
+        text = line.rstrip("\r\n")
+        if text.strip():
             try:
-                value = json.loads(line)
-            except ValueError:
-                value = None
-            if isinstance(value, dict):
-                records.append(value)
-            else:
-                bad.append((number, line[:10000]))
-    else:  # a JSON array: keep each element that decodes, up to where the text breaks
-        decoder = json.JSONDecoder()
-        pos = text.find("[") + 1
-        while 0 < pos < len(text):
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
-            if pos >= len(text) or text[pos] == "]":
-                break
-            try:
-                value, pos = decoder.raw_decode(text, pos)
-            except ValueError:
-                line = text.count("\n", 0, pos) + 1
-                bad.append((line, text[pos:pos + 10000]))
-                break
-            if isinstance(value, dict):
-                records.append(value)
-            else:
-                bad.append((text.count("\n", 0, pos) + 1, json.dumps(value)[:10000]))
-    with open(dest, "w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                ok = _write_record(out, json.loads(text))
+            except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
+                ok = False
+            if not ok:
+                bad.append((lines.number, lines.record_text()))
+        lines.next_record()
     return bad
 
 
-SALVAGE_MAX_LINE = 67108864  # the same as DuckDB's max_line_size in _source_columns
+_JSON_READ = 1024 * 1024
+_STRUCTURE = re.compile(r'[\[\]{}"]')
+_IN_STRING = re.compile(r'["\\]')
+
+
+class _JsonText:
+    """Decoded text of a JSON array export, read on demand (invalid UTF-8 and NUL as U+FFFD)."""
+
+    def __init__(self, src) -> None:
+        self._src = src
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.eof = False
+        self._first = True
+
+    def more(self) -> str:
+        if self.eof:
+            return ""
+        chunk = self._src.read(_JSON_READ)
+        self.eof = not chunk
+        text = self._decoder.decode(chunk, final=self.eof)
+        if self._first and text:
+            text, self._first = text.lstrip("\ufeff"), False
+        return text.replace("\x00", "\ufffd")
+
+
+def _skip_value(text: str, pos: int, state: list[int]) -> int | None:
+    """Scan ``text`` from ``pos`` for the end of a JSON value that started earlier, with
+    ``state`` = [depth, in_string, escaped] carried between chunks. Returns the index just
+    past its end, or None when it goes on past ``text``. Runs without brackets or quotes
+    are jumped over with str.count, so a long string or a deep run costs C speed."""
+    depth, in_string, escaped = state
+    n = len(text)
+    while pos < n:
+        if in_string:
+            if escaped:
+                pos, escaped = pos + 1, 0
+                continue
+            hit = _IN_STRING.search(text, pos)
+            if hit is None:
+                pos = n
+                break
+            pos = hit.end()
+            if hit.group() == "\\":
+                escaped = 1
+            else:
+                in_string = 0
+                if depth == 0:
+                    state[:] = [0, 0, 0]
+                    return pos
+            continue
+        quote = text.find('"', pos)
+        stop = n if quote < 0 else quote
+        closes = text.count("]", pos, stop) + text.count("}", pos, stop)
+        if closes < depth:  # the value cannot end before the next quote
+            depth += text.count("[", pos, stop) + text.count("{", pos, stop) - closes
+            pos = stop
+        else:
+            for hit in _STRUCTURE.finditer(text, pos, stop):
+                depth += 1 if hit.group() in "[{" else -1
+                if depth <= 0:
+                    state[:] = [0, 0, 0]
+                    return hit.end()
+            pos = stop
+        if quote >= 0:
+            in_string, pos = 1, quote + 1
+    state[:] = [depth, in_string, escaped]
+    return None
+
+
+def _salvage_json_array(src, out, limit: int) -> list[tuple[int, str]]:
+    """Each element of a JSON array that decodes is kept; a malformed one is a bad record
+    and reading goes on after it when its end can be found; one over ``limit`` characters
+    is skipped unread (a bad record naming its length)."""
+    import json
+
+    decoder = json.JSONDecoder()
+    text = _JsonText(src)
+    bad: list[tuple[int, str]] = []
+    buf, pos, line = "", 0, 1  # line: the line number of buf[0]
+    while "[" not in buf and not text.eof:
+        buf += text.more()
+    pos = buf.find("[") + 1
+    if pos == 0:
+        return bad
+    while True:
+        if pos > _JSON_READ and pos > len(buf) // 2:  # forget what was read
+            line += buf.count("\n", 0, pos)
+            buf, pos = buf[pos:], 0
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n,":
+                pos += 1
+            if pos < len(buf) or text.eof:
+                break
+            buf += text.more()
+        if pos >= len(buf) or buf[pos] == "]":
+            break
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+            if end == len(buf) and not text.eof:
+                raise ValueError("a number may go on in the next chunk")
+        except (ValueError, RecursionError):
+            if not text.eof and len(buf) - pos <= limit:
+                # Most likely the element goes on past what was read: read as much again.
+                want = 2 * max(len(buf) - pos, _JSON_READ)
+                while len(buf) - pos < want and not text.eof:
+                    buf += text.more()
+                continue
+            where = line + buf.count("\n", 0, pos)
+            excerpt = buf[pos:pos + _BAD_TEXT]
+            state = [0, 0, 0]
+            end_at = _skip_value(buf, pos, state)
+            length = (end_at if end_at is not None else len(buf)) - pos
+            while end_at is None and not text.eof:
+                # Over the limit (or malformed to the end): scan on without keeping it.
+                line += buf.count("\n", 0, len(buf))
+                buf, pos = text.more(), 0
+                end_at = _skip_value(buf, 0, state)
+                length += (end_at if end_at is not None else len(buf))
+            if length > limit:
+                excerpt = _cut_record_text(f"record_at_line_{where}", length, limit,
+                                           excerpt[:80])
+            bad.append((where, excerpt))
+            if end_at is None:
+                break
+            pos = end_at
+            continue
+        if not _write_record(out, value):
+            bad.append((line + buf.count("\n", 0, pos), buf[pos:end][:_BAD_TEXT]))
+        pos = end
+    return bad
+
+
 _BAD_TEXT = 10000  # characters of a left-out record kept for --bad-lines
 
 
 class _TrackedLines:
     """Physical lines of a CSV export, streamed (never the whole file in memory): invalid
-    UTF-8 as U+FFFD, NUL as U+FFFD, lines over SALVAGE_MAX_LINE bytes replaced by LineCap's
+    UTF-8 as U+FFFD, NUL as U+FFFD, lines over ``limit`` bytes (the record limit, also
+    DuckDB's max_line_size / maximum_object_size in _source_columns) replaced by LineCap's
     marker. Counts lines and keeps the first _BAD_TEXT characters of the current record."""
 
-    def __init__(self, src) -> None:
-        from engine.evidence.w3c_layout import LineCap
-
-        self._src = LineCap(src, SALVAGE_MAX_LINE)
+    def __init__(self, src, limit: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+        self._src = LineCap(src, limit)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._ready: deque[str] = deque()
         self._tail = ""
@@ -405,18 +652,18 @@ class _TrackedLines:
         self.taken, self._taken_chars = [], 0
 
 
-def _salvage_csv(path: Path, gz: bool, dest: Path) -> list[tuple[int, str]]:
+def _salvage_csv(path: Path, gz: bool, dest: Path,
+                 limit: int = DEFAULT_MAX_RECORD_BYTES) -> list[tuple[int, str]]:
     """The CSV half of _salvage_copy, record by record from a stream: memory stays bounded
-    by the longest line kept (SALVAGE_MAX_LINE) and the csv module's field size limit."""
+    by the longest line kept (``limit``) and the csv module's field size limit."""
     import csv
 
     from engine.evidence.discover import ForgivingGzip
-    from engine.evidence.w3c_layout import CUT_LINE_MARK
 
     bad: list[tuple[int, str]] = []
     with (ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")) as src, \
             open(dest, "w", encoding="utf-8", newline="") as out:
-        lines = _TrackedLines(src)
+        lines = _TrackedLines(src, limit)
         reader = csv.reader(lines, strict=True)
         writer = csv.writer(out, lineterminator="\n")
         header: list[str] | None = None

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from engine.evidence import meter
+
 CHUNK = 16 * 1024 * 1024
 
 # W3C field name (lower-case) -> W3CIISLog column. Several spellings seen in the wild
@@ -88,7 +90,7 @@ class W3CLayout:
     directives: list[tuple[int, str]] = field(default_factory=list)
     gmt_offset: str | None = None
     lines: int = 0  # number of lines in the file
-    blank_lines: int = 0  # empty lines (DuckDB's reader skips them)
+    blank_lines: int = 0  # > 0 when there are empty lines (DuckDB's reader skips them)
     lone_cr: bool = False  # a CR not followed by LF (DuckDB ends a line there)
     first_data_line: int | None = None  # first non-directive, non-blank line
 
@@ -156,7 +158,10 @@ def _scan_body(body: bytes, line_no: int, result: W3CLayout, at_eof: bool) -> in
     has_blank = body.startswith((b"\n", b"\r\n")) or (crlf != newlines and b"\n\n" in body) or (
         carriage_returns and b"\n\r\n" in body)
     if has_blank:
-        blanks = len(_BLANK.findall(body))
+        # At least one per run of blank lines (only whether there are any is used): counting
+        # each one with a regular expression held a list of them, 0.8 GB and 26 s for a
+        # 300 MiB flood of newlines.
+        blanks = body.count(b"\n\n") + body.count(b"\n\r\n")
         if body.startswith(b"\n") or body.startswith(b"\r\n"):
             blanks += 1
         result.blank_lines += blanks
@@ -292,6 +297,7 @@ class LineCap:
         """The next processed bytes (any length; ``b""`` only at the end)."""
         while not self._eof:
             raw = self._raw.read(CHUNK)
+            meter.count(len(raw))  # progress during a long file (ingest shows the rate)
             if not raw:
                 self._eof = True
                 return self._finish()

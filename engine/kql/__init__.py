@@ -15,12 +15,12 @@ import duckdb
 
 from engine.tables import TABLES
 
-from .errors import KqlError
+from .errors import KqlError, QueryFailed
 from .generator import Generator
 from .macros import install
 from .parser import parse
 
-__all__ = ["CompiledQuery", "KqlError", "compile_kql", "install", "installed", "default_now", "run"]
+__all__ = ["CompiledQuery", "KqlError", "QueryFailed", "compile_kql", "install", "installed", "default_now", "run"]
 
 
 @dataclass
@@ -43,6 +43,14 @@ class CompiledQuery:
         if not installed(con):
             install(con)
         return con.execute(self.sql, self.params)
+
+    def fetch_rows(self, con: duckdb.DuckDBPyConnection) -> list[tuple]:
+        """Every row of the query; QueryFailed (DuckDB's first line) when it fails, so
+        callers need not know DuckDB's exceptions."""
+        try:
+            return self.execute(con).fetchall()
+        except duckdb.Error as exc:
+            raise QueryFailed(str(exc).splitlines()[0]) from exc
 
 
 def installed(con: duckdb.DuckDBPyConnection) -> bool:

@@ -17,3 +17,7 @@ class KqlError(Exception):
 
 class UnknownTable(KqlError):
     """A table exhunt's evidence does not have (``union isfuzzy=true`` skips such a leg)."""
+
+
+class QueryFailed(Exception):
+    """A compiled query failed while running (DuckDB's first line says why)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -45,11 +46,13 @@ _WRAP = ("import resource, subprocess, sys\n"
          "sys.exit(p.returncode)\n")
 
 
-def scan_measured(evidence: Path, case: Path, *extra: str) -> tuple[dict, int]:
+def scan_measured(evidence: Path, case: Path, *extra: str,
+                  env: dict[str, str] | None = None) -> tuple[dict, int]:
     proc = subprocess.run(
         [sys.executable, "-c", _WRAP,
          *exhunt_command("scan", evidence, "--case", case, "--format", "json", *extra)],
-        capture_output=True, text=True, errors="replace", timeout=120, cwd=REPO)
+        capture_output=True, text=True, errors="replace", timeout=120, cwd=REPO,
+        env={**os.environ, **env} if env else None)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     rss_kib = int(proc.stderr.rsplit("maxrss_kib=", 1)[1].split()[0])
@@ -275,3 +278,311 @@ def test_an_alert_with_100k_entities_loads_in_bounded_memory(tmp_path: Path) -> 
     entry = only_file(report)
     assert (entry["kind"], entry["rows"]) == ("securityalert-export", 3), entry
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# Floods of empty lines (raw W3C)
+# ---------------------------------------------------------------------------------------
+def test_a_gzip_flood_of_empty_lines_keeps_the_rows_and_line_numbers_after_it(
+        tmp_path: Path) -> None:
+    # 64 MiB of CRLF (33.5 million empty lines) in ~64 KB of gzip: each used to cost a
+    # DuckDB row (4x the time per byte of ordinary rows); now runs are folded into one line.
+    evidence = tmp_path / "ev" / "EXCH01"
+    evidence.mkdir(parents=True)
+    member = gzip.compress(b"\r\n" * (MIB // 2), 9)
+    with open(evidence / "u_ex210301.log.gz", "wb") as out:
+        out.write(gzip.compress((HEAD + row(1) + row(2)).encode()))
+        for _ in range(64):
+            out.write(member)
+        out.write(gzip.compress(("garbage\r\n" + row(3)).encode()))
+    report, rss_kib = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (3, 1), entry
+    assert good_stems(tmp_path / "case") == [f"/owa/auth/good{n}.js" for n in (1, 2, 3)]
+    # 4 directives + 2 rows, then 64 x 524,288 empty lines: "garbage" is the line after.
+    assert bad_lines(tmp_path / "case") == [(6 + 64 * MIB // 2 + 1, "garbage")]
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# Exports: the record limit in every format, big first records, deep values
+# ---------------------------------------------------------------------------------------
+def _w3c_record(n: int, stem: str | None = None) -> dict:
+    return {"TimeGenerated": f"2021-03-01T00:00:0{n}Z", "Computer": "EXCH01",
+            "csUriStem": stem or f"/owa/auth/good{n}.js", "cIP": "1.2.3.4"}
+
+
+def _json_with_giant_stem(path: Path, array: bool, mib: int) -> None:
+    """Records 1, a record whose csUriStem is ``mib`` MiB (written in 1 MiB pieces), 2."""
+    with open(path, "w") as out:
+        out.write("[\n" if array else "")
+        out.write(json.dumps(_w3c_record(1)) + (",\n" if array else "\n"))
+        giant = {k: v for k, v in _w3c_record(5).items() if k != "csUriStem"}
+        out.write(json.dumps(giant)[:-1] + ', "csUriStem": "/owa/')
+        for _ in range(mib):
+            out.write("A" * MIB)
+        out.write('"}' + (",\n" if array else "\n"))
+        out.write(json.dumps(_w3c_record(2)) + ("\n]\n" if array else "\n"))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_cell_over_the_record_limit_in_a_json_export_is_one_bad_record_and_the_rest_loads(
+        tmp_path: Path, fmt: str) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    _json_with_giant_stem(evidence / f"w3c_export.{fmt}", array=fmt == "json", mib=40)
+    report, rss_kib = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert (entry["kind"], entry["rows"], entry["bad_lines"]) == ("w3ciislog-export", 2, 1), entry
+    assert good_stems(tmp_path / "case") == ["/owa/auth/good1.js", "/owa/auth/good2.js"]
+    line = 3 if fmt == "json" else 2
+    assert any(f"line {line}" in n and "EXHUNT_MAX_RECORD_BYTES" in n for n in entry["notes"])
+    [(got, text)] = bad_lines(tmp_path / "case")
+    assert got == line and text.startswith("\u2702[") and "16777216-byte_limit" in text
+    assert len(text) < 400
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_a_cell_over_the_record_limit_in_a_parquet_export_is_one_bad_record(
+        tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    records = [_w3c_record(1), _w3c_record(5, "/owa/" + "A" * (20 * MIB)), _w3c_record(2)]
+    pq.write_table(pa.table({k: [r[k] for r in records] for k in records[0]}),
+                   evidence / "w3c_export.parquet")
+    del records
+    report, rss_kib = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (2, 1), entry
+    assert good_stems(tmp_path / "case") == ["/owa/auth/good1.js", "/owa/auth/good2.js"]
+    [(record, text)] = bad_lines(tmp_path / "case")
+    assert record == 2 and "column csUriStem: /owa/AAA" in text and len(text) < 400
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_a_parquet_row_group_that_is_mostly_one_giant_value_is_left_out_undecoded(
+        tmp_path: Path) -> None:
+    # A value of one repeated byte compresses to almost nothing: decoding it would cost its
+    # full size. With a 1 MiB record limit, a row group over 16 MiB (and over 1 MiB a
+    # record) is not decoded; the records in the other row groups load.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    records = [_w3c_record(1), _w3c_record(5, "/owa/" + "A" * (20 * MIB)), _w3c_record(2)]
+    pq.write_table(pa.table({k: [r[k] for r in records] for k in records[0]}),
+                   evidence / "w3c_export.parquet", row_group_size=1, compression="zstd")
+    del records
+    report, rss_kib = scan_measured(evidence, tmp_path / "case",
+                                    env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (2, 1), entry
+    [(record, text)] = bad_lines(tmp_path / "case")
+    assert record == 2 and text.startswith("\u2702[record_2_of_") and "not decoded" in text
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_the_record_limit_is_overridable_through_the_environment(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "w3c_export.csv").write_text(
+        EXPORT_HEADER + "\n" + export_row(1) + '2021-03-01T00:00:05Z,EXCH01,"/owa/'
+        + "A" * (2 * MIB) + '",1.2.3.4,GET,200\n' + export_row(2))
+    report, _ = scan_measured(evidence, tmp_path / "case")
+    assert (only_file(report)["rows"], only_file(report)["bad_lines"]) == (3, 0)
+    report, _ = scan_measured(evidence, tmp_path / "case2",
+                              env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    assert (only_file(report)["rows"], only_file(report)["bad_lines"]) == (2, 1)
+
+
+def test_a_malformed_element_in_a_json_array_export_costs_only_itself(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "w3c_export.json").write_text(
+        "[\n" + json.dumps(_w3c_record(1)) + ',\n{"csUriStem": tru, "x": [1, "]"]},\n'
+        + json.dumps(_w3c_record(2)) + "\n]\n")
+    report, _ = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (2, 1), entry
+    [(line, text)] = bad_lines(tmp_path / "case")
+    assert line == 3 and text.startswith('{"csUriStem": tru')
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_an_alert_export_whose_first_record_holds_100k_entities_is_recognised(
+        tmp_path: Path, fmt: str) -> None:
+    # The first record (~6 MB) does not end inside discovery's 256 KiB head.
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    entities = json.dumps([{"$id": str(i), "Type": "ip", "Address": f"10.0.{i >> 8 & 255}.{i & 255}"}
+                           for i in range(100_000)])
+    records = [json.dumps({"TimeGenerated": f"2021-03-01T00:00:0{n}Z", "SystemAlertId": f"a{n}",
+                           "AlertName": "x", "Entities": ents})
+               for n, ents in ((1, entities), (2, "[]"))]
+    (evidence / f"alerts.{fmt}").write_text(
+        "[" + ",\n".join(records) + "]\n" if fmt == "json" else "\n".join(records) + "\n")
+    report, rss_kib = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert (entry["kind"], entry["rows"]) == ("securityalert-export", 2), entry
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_alert_entities_nested_100k_deep_load_and_the_hunts_still_run(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    deep = "[" * 100_000 + "]" * 100_000
+    with open(evidence / "alerts.jsonl", "w") as out:
+        for n, ents in ((1, "[]"), (2, deep), (3, "[]")):
+            out.write(json.dumps({"TimeGenerated": f"2021-03-01T00:00:0{n}Z",
+                                  "SystemAlertId": f"a{n}", "AlertName": "x",
+                                  "Entities": ents}) + "\n")
+    report, rss_kib = scan_measured(evidence, tmp_path / "case")
+    assert only_file(report)["rows"] == 3, report
+    assert rss_kib < RSS_BOUND_MIB * 1024
+    proc = subprocess.run(exhunt_command("hunt", "--case", tmp_path / "case", "--format", "json"),
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(json.loads(proc.stdout)["runs"]) >= 2
+
+
+# ---------------------------------------------------------------------------------------
+# Progress while a long file is read, and stopping it
+# ---------------------------------------------------------------------------------------
+def _nul_bomb(folder: Path, mib: int) -> Path:
+    folder.mkdir(parents=True)
+    member = gzip.compress(b"\0" * MIB, 9)
+    path = folder / "u_ex210301.log.gz"
+    with open(path, "wb") as out:
+        out.write(gzip.compress((HEAD + row(1) + row(2)).encode()))
+        for _ in range(mib):
+            out.write(member)
+        out.write(gzip.compress(("\r\n" + row(3)).encode()))
+    return path
+
+
+def test_progress_names_the_file_being_read_and_its_rate_before_it_is_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.case import Case
+    from engine.evidence import meter
+    from tui.screens.state import _describe_progress
+
+    monkeypatch.setattr(meter, "PROGRESS_EVERY_S", 0.0)  # every block read: deterministic
+    bomb = _nul_bomb(tmp_path / "ev" / "EXCH01", 64)
+    seen = []
+    Case(tmp_path / "case").ingest([tmp_path / "ev"], progress=seen.append)
+    during = [p for p in seen if p.files_done == 0 and p.reading_bytes > 0]
+    assert during and all(p.current == str(bomb) for p in during)
+    assert max(p.reading_bytes for p in during) >= 64 * MIB  # the decompressed bytes
+    text = _describe_progress(during[-1])
+    assert "0/1 files" in text and "u_ex210301.log.gz: " in text and " MB/s" in text
+
+
+def test_a_progress_receiver_that_fails_mid_file_stops_the_ingest_and_the_file_is_read_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.case import Case
+    from engine.evidence import meter
+
+    monkeypatch.setattr(meter, "PROGRESS_EVERY_S", 0.0)
+    _nul_bomb(tmp_path / "ev" / "EXCH01", 64)
+
+    def gone(p) -> None:  # what the console's callback does after 'q'
+        if p.reading_bytes:
+            raise RuntimeError("App is not running")
+
+    case = Case(tmp_path / "case")
+    with pytest.raises(RuntimeError, match="App is not running"):
+        case.ingest([tmp_path / "ev"], progress=gone)
+    report = case.ingest([tmp_path / "ev"])
+    assert [(f.rows, f.bad_lines, f.cached) for f in report.files] == [(3, 1, False)]
+
+
+def test_a_damaged_parquet_export_is_skipped_with_a_reason_in_plain_words(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "w3c_export.parquet").write_bytes(b"PAR1" + b"\0" * 100)
+    report, _ = scan_measured(evidence, tmp_path / "case")
+    entry = only_file(report)
+    assert entry["kind"] == "skipped", entry
+    assert entry["reason"] == "could not be read: not a readable Parquet file (cut or damaged)"
+
+
+def test_a_planted_value_in_a_big_parquet_row_group_leaves_that_row_group_out_and_says_so(
+        tmp_path: Path) -> None:
+    # One 20 MiB value of one byte among 1,000 records (1 MiB limit: 16 MiB chunk limit):
+    # far more compressible than real data, so the row group is not decoded; memory stays
+    # bounded and the note names the records left out. The next row group loads.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    stems = [f"/owa/auth/good{i}.js" for i in range(1000)] + ["/owa/auth/after.js"]
+    stems[500] = "/owa/" + "A" * (20 * MIB)
+    table = pa.table({"TimeGenerated": ["2021-03-01T00:00:01Z"] * 1001,
+                      "Computer": ["EXCH01"] * 1001, "csUriStem": stems,
+                      "cIP": ["1.2.3.4"] * 1001})
+    pq.write_table(table, evidence / "w3c_export.parquet", row_group_size=1000,
+                   compression="zstd")
+    del stems, table
+    report, rss_kib = scan_measured(evidence, tmp_path / "case",
+                                    env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (1, 1), entry
+    assert good_stems(tmp_path / "case") == ["/owa/auth/after.js"]
+    assert any(n.startswith("records 1-1,000 (one row group) left out undecoded")
+               for n in entry["notes"]), entry["notes"]
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_q_quits_the_console_while_a_bomb_loads_and_nothing_is_recorded_for_it(
+        tmp_path: Path) -> None:
+    """The real console in a pseudo-terminal: once the status line names the bomb, `q`
+    ends the process before the ingest could finish (no manifest, the bomb not journaled,
+    so the next run reads it). Before, the process stayed until the whole file was read."""
+    import pty
+    import select
+    import time
+
+    _nul_bomb(tmp_path / "ev" / "EXCH01", 3072)  # 3 GiB decompressed: several seconds
+    case = tmp_path / "case"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the console, as an analyst starts it
+        try:
+            os.chdir(REPO)
+            os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+            os.execv(sys.executable, [sys.executable, "-m", "tui.cli", "open",
+                                      str(tmp_path / "ev"), "--case", str(case)])
+        finally:
+            os._exit(127)
+    seen, screen, deadline = False, b"", time.monotonic() + 120
+    status: int | None = None
+    try:
+        while not seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                screen = (screen + os.read(fd, 65536))[-20000:]
+                seen = b"u_ex210301.log.gz: " in screen and b"MB read" in screen
+        assert seen, screen[-2000:]
+        asked = time.monotonic()
+        os.write(fd, b"q")
+        while status is None and time.monotonic() < deadline:
+            try:
+                if select.select([fd], [], [], 0.2)[0]:
+                    os.read(fd, 65536)
+            except OSError:  # the terminal closed with the child
+                pass
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = code if done else None
+        print(f"exit {time.monotonic() - asked:.1f} s after q")  # measured, not asserted
+        assert status is not None, "the console did not exit after q"
+    finally:
+        if status is None:  # a failed test must not leave the console running
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert not (case / "manifest.json").exists()
+    journal = case / "ingest-journal.jsonl"
+    assert not journal.exists() or "u_ex210301" not in journal.read_text()

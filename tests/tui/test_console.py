@@ -53,7 +53,7 @@ async def test_the_servers_screen_shows_alerts_of_the_selected_server(demo_app):
         table.move_to_key(alerted.key)
         await settle(pilot)
         alerts = demo_app.main.servers.alerts.table.rows
-        assert alerts and all(a.data.alert_id for a in alerts)
+        assert alerts and all(a.data["SystemAlertId"] for a in alerts)
 
 
 @pilot_test
@@ -68,7 +68,7 @@ async def test_the_files_screen_shows_the_requests_behind_a_finding_and_the_ip_p
         assert {r.data["csUriStem"] for r in requests} == {finding.row["csUriStem"]}
         assert all("+" not in r.cells[6] for r in requests)  # user agent: '+' read as space
         pivot = demo_app.main.files.pivot.table.rows
-        assert finding.row["csUriStem"] in {p.data.path for p in pivot}
+        assert finding.row["csUriStem"] in {p.data["csUriStem"] for p in pivot}
 
 
 @pilot_test

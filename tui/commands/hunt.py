@@ -20,8 +20,7 @@ from typing import Any, Sequence, TextIO
 
 from engine.export import cell_text, inert_cell
 from engine.findings import HuntRun
-from engine.hunts import run_rules
-from engine.import_results import combine_runs, imported_runs
+from engine.hunts import HuntEngineError, run_hunts
 from engine.jsonvalues import to_json_value
 from engine.rules import RuleError, find_rule, load_rules, parse_assignments
 from tui.commands.common import add_evidence_arguments, case_from_args
@@ -69,23 +68,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"exhunt hunt: {exc}", file=sys.stderr)
         return 2
     case = case_from_args(args)
-    if args.engine == "spark":
-        from engine.spark import SparkTranslationError, SparkUnavailable, run_rules_spark
-        try:
-            runs = run_rules_spark(case.path, selected, overrides, now=now)
-        except (RuleError, SparkTranslationError, SparkUnavailable) as exc:
-            print(f"exhunt hunt: {exc}", file=sys.stderr)
-            return 2
-    else:
-        con = case.connect()
-        try:
-            runs = run_rules(con, selected, overrides, now=now)
-        except RuleError as exc:
-            print(f"exhunt hunt: {exc}", file=sys.stderr)
-            return 2
-        finally:
+    con = None if args.engine == "spark" else case.connect()
+    try:
+        runs = run_hunts(con, case.path, selected, overrides, now=now, engine=args.engine)
+    except (RuleError, HuntEngineError) as exc:
+        print(f"exhunt hunt: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if con is not None:
             con.close()
-    runs = combine_runs(runs, imported_runs(case.path, selected))
     write_runs(runs, args.format, sys.stdout)
     write_notes(runs, sys.stderr)
     return 0

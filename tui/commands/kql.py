@@ -12,11 +12,10 @@ import json
 import sys
 from typing import Any, TextIO
 
-import duckdb
 
 from engine.export import inert_cell
 from engine.jsonvalues import iso_utc, to_json_value
-from engine.kql import CompiledQuery, KqlError, compile_kql, default_now
+from engine.kql import CompiledQuery, KqlError, QueryFailed, compile_kql, default_now
 from tui.commands.common import add_evidence_arguments, case_from_args
 from tui.safe_text import escape_controls
 
@@ -70,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     for note in compiled.notes:
         print(f"exhunt kql: note: {note}", file=sys.stderr)
     try:
-        rows = compiled.execute(con).fetchall()
-    except duckdb.Error as exc:
-        print(f"exhunt kql: the query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        rows = compiled.fetch_rows(con)
+    except QueryFailed as exc:
+        print(f"exhunt kql: the query failed: {exc}", file=sys.stderr)
         return 1
     write_rows(sys.stdout, compiled, rows, args.format)
     return 0

@@ -145,7 +145,7 @@ def open_case_strict(case_dir: Path) -> Case:
 
 def hunt_runs(case: Case, rule_dirs: Sequence[Path], only: Sequence[str] = ()) -> list[HuntRun]:
     """Run the case's hunts (every loaded rule, or those named by id or slug in ``only``)."""
-    from engine.hunts import run_rules
+    from engine.hunts import run_hunts
     from engine.rules import find_rule, load_rules
     rules = load_rules(rule_dirs)
     if only:
@@ -154,14 +154,11 @@ def hunt_runs(case: Case, rule_dirs: Sequence[Path], only: Sequence[str] = ()) -
             rule = find_rule(rules, name)
             chosen[rule.id] = rule
         rules = list(chosen.values())
-    from engine.import_results import combine_runs, imported_runs
     con = case.connect()
     try:
-        runs = run_rules(con, rules)
+        return run_hunts(con, case.path, rules)
     finally:
         con.close()
-    # Results imported from Log Analytics (exhunt import) are findings too.
-    return combine_runs(runs, imported_runs(case.path, rules))
 
 
 def hunt_runs_or_warn(case: Case, rule_dirs: Sequence[Path]) -> list[HuntRun] | None:

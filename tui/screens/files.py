@@ -7,7 +7,7 @@ from textual.worker import get_current_worker
 
 from tui.safe_text import safe
 from tui.screens import rows as R
-from tui.screens.state import CaseData
+from tui.screens.state import HUNT_B, CaseData
 from tui.widgets.pane import Pane
 from tui.widgets.table import VirtualTable
 
@@ -52,11 +52,8 @@ class FilesView(Vertical):
             return
         finding = row.data
         key = row.key
-        tenant = str(finding.row.get("TenantId", ""))
-        computer = str(finding.row.get("Computer", ""))
-        stem = str(finding.row.get("csUriStem", ""))
-        ip = R.finding_ip(finding)
-        drill = self.data.drill
+        drill, run = self.data.drill, self.data.run(HUNT_B)
+        panes = {p.id: p for p in run.presentation.panes}
 
         def query() -> None:
             worker = get_current_worker()
@@ -64,10 +61,10 @@ class FilesView(Vertical):
             # queries nobody will see (each scans the request table).
             if worker.is_cancelled:
                 return
-            page = drill.file_requests(tenant, computer, stem)
+            page = drill.pane_rows(run, panes["requests"], finding.row)
             if worker.is_cancelled:
                 return
-            pivot = drill.ip_pivot(computer, ip)
+            pivot = drill.pane_rows(run, panes["pivot"], finding.row)
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._show, key, page, pivot)
 
@@ -82,9 +79,10 @@ class FilesView(Vertical):
         self.requests.set_subtitle(
             "" if shown == page.total else f"first {shown:,} of {page.total:,} shown")
         self.pivot.table.set_rows([R.pivot_row(p, i) for i, p in enumerate(pivot.rows)])
-        summary = safe(pivot.client_ip)
-        summary.append(f": {pivot.requests:,} requests, {pivot.paths:,} paths")
-        if pivot.first_seen is not None:
-            summary.append(f", {R.short_time(pivot.first_seen)} → "
-                           f"{R.short_time(pivot.last_seen)}")
+        totals = pivot.summary or {}
+        summary = safe(totals.get("cIP") or "")
+        summary.append(f": {totals.get('requests', 0):,} requests, {totals.get('paths', 0):,} paths")
+        if totals.get("first_seen") is not None:
+            summary.append(f", {R.short_time(totals['first_seen'])} → "
+                           f"{R.short_time(totals['last_seen'])}")
         self.pivot.set_subtitle(summary)

@@ -119,9 +119,10 @@ def server_file_row(data: CaseData, finding: Finding) -> Row:
     ], data=finding, style=style)
 
 
-def alert_row(alert: Any, index: int) -> Row:
-    return Row(f"alert-{index}", [short_time(alert.time), alert.name, alert.severity,
-                                  alert.alert_id], data=alert, markable=False)
+def alert_row(alert: dict[str, Any], index: int) -> Row:
+    return Row(f"alert-{index}", [short_time(alert.get("TimeGenerated")),
+                                  alert.get("AlertName", ""), alert.get("AlertSeverity", ""),
+                                  alert.get("SystemAlertId", "")], data=alert, markable=False)
 
 
 def request_row(request: dict[str, Any], index: int) -> Row:
@@ -138,9 +139,9 @@ def request_row(request: dict[str, Any], index: int) -> Row:
     ], data=request, markable=False)
 
 
-def pivot_row(pivot: Any, index: int) -> Row:
-    return Row(f"pivot-{index}", [pivot.path, pivot.status, str(pivot.requests),
-                                  short_time(pivot.first_seen), short_time(pivot.last_seen)],
+def pivot_row(pivot: dict[str, Any], index: int) -> Row:
+    return Row(f"pivot-{index}", [pivot["csUriStem"], pivot["scStatus"], str(pivot["requests"]),
+                                  short_time(pivot["first_seen"]), short_time(pivot["last_seen"])],
                data=pivot, markable=False)
 
 

@@ -9,7 +9,7 @@ from textual.worker import get_current_worker
 
 from tui.safe_text import safe
 from tui.screens import rows as R
-from tui.screens.state import CaseData
+from tui.screens.state import HUNT_A, CaseData
 from tui.widgets.pane import Pane
 from tui.widgets.table import VirtualTable
 
@@ -80,12 +80,13 @@ class ServersView(Vertical):
             self.alerts.table.set_rows([])
             self._show_timeline(server, [])
             return
-        drill = self.data.drill
+        drill, run = self.data.drill, self.data.run(HUNT_A)
+        pane = next(p for p in run.presentation.panes if p.id == "alerts")
 
         def query() -> None:
             if get_current_worker().is_cancelled:
                 return  # the cursor moved on before this query started
-            alerts = drill.server_alerts(server)
+            alerts = drill.pane_rows(run, pane, row.data.row).rows
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_alerts, server, alerts)
 
@@ -100,7 +101,7 @@ class ServersView(Vertical):
         if server != self._current_server():
             return  # the cursor moved on while the query ran
         self.alerts.table.set_rows([R.alert_row(a, i) for i, a in enumerate(alerts)])
-        self._show_timeline(server, [a.time for a in alerts])
+        self._show_timeline(server, [a["TimeGenerated"] for a in alerts])
 
     def _show_timeline(self, server: str, times: list) -> None:
         label = Text(" Alert timeline", end="", no_wrap=True, overflow="ellipsis")

@@ -110,8 +110,7 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     Runs in a worker thread; ``progress`` is called from that thread."""
     from engine.dispositions import DispositionStore
     from engine.drilldown import Drilldown, quiet
-    from engine.hunts import run_rules
-    from engine.import_results import combine_runs, imported_runs
+    from engine.hunts import run_hunts
     from engine.rules import load_rules
 
     evidence = list(source.evidence)
@@ -132,7 +131,7 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     con = quiet(case.connect())
     rules = load_rules(source.rules_dirs)
     # Results imported from Log Analytics (exhunt import) are triaged like local ones.
-    runs = combine_runs(run_rules(con, rules), imported_runs(case.path, rules))
+    runs = run_hunts(con, case.path, rules)
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()
@@ -164,9 +163,21 @@ def _fraction(p: Any) -> float | None:
 def _describe_progress(p: Any) -> str:
     files_done = getattr(p, "files_done", None)
     files_total = getattr(p, "files_total", None)
+    text = "Reading evidence"
     if files_done is not None and files_total:
-        return f"Reading evidence: {files_done}/{files_total} files"
-    return "Reading evidence"
+        text += f": {files_done}/{files_total} files"
+    # A long file (a gzip bomb decompressing to gigabytes) names itself and its rate, so
+    # the status line moves while it is read. Evidence names may hold escapes: shown inert.
+    current = getattr(p, "current", None)
+    read = getattr(p, "reading_bytes", 0)
+    seconds = getattr(p, "reading_s", 0.0)
+    if current and isinstance(read, int) and read > 0 and isinstance(seconds, float) \
+            and seconds > 0:
+        from tui.safe_text import escape_controls
+
+        name = escape_controls(Path(str(current)).name)[:80]
+        text += f" \u00b7 {name}: {read / 1e6:,.0f} MB read, {read / 1e6 / seconds:,.0f} MB/s"
+    return text
 
 
 def short_time(value: Any) -> str:

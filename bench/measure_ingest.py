@@ -8,16 +8,27 @@ Called by bench/bench.py as ``measure(ctx)``. Each reading runs in a fresh inter
 * re-run on the unchanged case (should only stat the files);
 * the ratio of the first ingest's time to the bare read's (``ctx.baseline_mb_s`` from
   measure_baseline, the issue's yardstick; goal: within 1.5x).
+
+The first ingest's CPU seconds (every thread of the child, user + system) are reported
+beside its wall time: on a shared machine the wall time grows with other jobs' load, the CPU
+time much less, so it is the figure to compare between runs (the load average at the start
+of the run is printed with it).
 """
 from __future__ import annotations
 
 INGEST = """
+import os, resource
 from pathlib import Path
 from engine.case import Case, IngestOptions
 files = [Path(p) for p in FILES]
+load = os.getloadavg()[0]
+before = resource.getrusage(resource.RUSAGE_SELF)
 report = Case(Path(CASE)).ingest(files, IngestOptions())
+after = resource.getrusage(resource.RUSAGE_SELF)
 result = {"rows": report.tables["W3CIISLog"], "read": report.files_read,
-          "cached": report.files_cached, "bad": sum(f.bad_lines for f in report.files)}
+          "cached": report.files_cached, "bad": sum(f.bad_lines for f in report.files),
+          "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+          "load": load}
 """
 
 
@@ -43,6 +54,9 @@ def measure(ctx) -> list[tuple[str, str]]:
     out = [
         ("ingest: first run", f"{ctx.mb_s(first.seconds):,.0f} MB/s ({first.seconds:.2f} s, "
                               f"{first.value['rows']:,} rows, {first.value['bad']} bad lines)"),
+        ("ingest: first run CPU", f"{first.value['cpu']:.2f} CPU-s = {ctx.size_mb / first.value['cpu']:,.0f} "
+                                  f"MB per CPU-second (load average {first.value['load']:.1f} "
+                                  "at its start)"),
         ("ingest: first run peak RSS", f"{first.peak_rss_mib:,.0f} MiB"),
         ("ingest: re-run, unchanged case", f"{again.seconds:.3f} s "
                                            f"({again.seconds / first.seconds:.3f}x of first run, "

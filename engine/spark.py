@@ -127,9 +127,11 @@ SPARK_MACROS: dict[str, tuple[tuple[str, ...], str]] = {
                     "CASE WHEN size(terms) = 0 THEN true ELSE "
                     f"{_bool_all('terms', _has_expr('hay', '__t', fold=True))} END"),
     # DuckDB's list_contains skips NULL elements (Spark's array_contains would say NULL
-    # when the list holds one and nothing matched) and is NULL for a NULL value or list.
+    # when the list holds one and nothing matched) and is NULL for a NULL list or a NULL
+    # value, except that a NULL value in an empty list is false (DuckDB 2.0.1).
     "kql_in_ci": (("value", "items"),
-                  "CASE WHEN value IS NULL OR items IS NULL THEN NULL ELSE "
+                  "CASE WHEN items IS NULL THEN NULL WHEN size(items) = 0 THEN false "
+                  "WHEN value IS NULL THEN NULL ELSE "
                   f"exists(items, __x -> translate(__x, '{_UPPER}', '{_LOWER}') "
                   "<=> kql_fold(value)) END"),
     # DuckDB's string_split with an empty delimiter splits into characters; with a NULL

@@ -18,6 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 
+# The issue's figures are for the two seed hunts; the Exchange pack's KQL-only rules are
+# measured by measure_hunts (and cannot all run on Spark exactly).
+SEED = 'SEED_HUNTS = ("exchange-alerts", "owa-export")\n'
+
 INGEST = """
 from pathlib import Path
 from engine.case import Case
@@ -30,7 +34,7 @@ from pathlib import Path
 from engine.case import Case
 from engine.hunts import run_rules
 from engine.rules import load_rules
-rules = load_rules()
+rules = [r for r in load_rules() if r.slug in SEED_HUNTS]
 times, ids = [], None
 for _ in range(2):
     t = time.perf_counter()
@@ -51,7 +55,7 @@ t = time.perf_counter()
 spark = spark_session(MASTER)
 spark.sparkContext.setLogLevel("ERROR")
 start = time.perf_counter() - t
-rules = load_rules()
+rules = [r for r in load_rules() if r.slug in SEED_HUNTS]
 times, ids = [], None
 for _ in range(REPEAT):
     t = time.perf_counter()
@@ -94,7 +98,7 @@ def _spark_available() -> str | None:
 
 def measure(ctx) -> list[tuple[str, str]]:
     case, which = _case(ctx)
-    duck = ctx.run_python(DUCKDB.replace("CASE", repr(str(case))))
+    duck = ctx.run_python(SEED + DUCKDB.replace("CASE", repr(str(case))))
     first, again = duck.value["times"]
     out = [("scale: both hunts, DuckDB (cached case)",
             f"{again:.2f} s re-run, {first:.2f} s first ({which}, "
@@ -106,7 +110,7 @@ def measure(ctx) -> list[tuple[str, str]]:
     master = os.environ.get("EXHUNT_BENCH_SPARK_MASTER", "local[*]")
     repeat = int(os.environ.get("EXHUNT_BENCH_SPARK_REPEAT", "2"))
     try:
-        sp = ctx.run_python(SPARK.replace("MASTER", repr(master))
+        sp = ctx.run_python(SEED + SPARK.replace("MASTER", repr(master))
                             .replace("CASE", repr(str(case)))
                             .replace("REPEAT", str(max(repeat, 1))))
     except RuntimeError as exc:  # keep the DuckDB figure when Spark fails

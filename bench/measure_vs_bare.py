@@ -75,7 +75,9 @@ def _read_csv() -> str:
 def _exhunt(ctx, args: list[str]) -> tuple[float, dict]:
     """Run ``exhunt hunt ... --format json`` as a user would; wall time and its output."""
     started = time.perf_counter()
-    proc = subprocess.run([ctx.python, "-m", "tui.cli", "hunt", *args, "--format", "json"],
+    # The issue's figures are for the two seed hunts (the Exchange pack is measured apart).
+    proc = subprocess.run([ctx.python, "-m", "tui.cli", "hunt", *args, "--format", "json",
+                           "--rule", "exchange-alerts", "--rule", "owa-export"],
                           cwd=ctx.repo, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ctx.repo)})
     seconds = time.perf_counter() - started

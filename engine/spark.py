@@ -130,8 +130,8 @@ SPARK_MACROS: dict[str, tuple[tuple[str, ...], str]] = {
     # when the list holds one and nothing matched) and is NULL for a NULL list or a NULL
     # value, except that a NULL value in an empty list is false (DuckDB 2.0.1).
     "kql_in_ci": (("value", "items"),
-                  "CASE WHEN items IS NULL THEN NULL WHEN size(items) = 0 THEN false "
-                  "WHEN value IS NULL THEN NULL ELSE "
+                  "CASE WHEN value IS NULL OR items IS NULL THEN NULL "
+                  "WHEN size(items) = 0 THEN false ELSE "
                   f"exists(items, __x -> translate(__x, '{_UPPER}', '{_LOWER}') "
                   "<=> kql_fold(value)) END"),
     # DuckDB's string_split with an empty delimiter splits into characters; with a NULL

@@ -8,7 +8,7 @@ from tests.tui.conftest import pilot_test, settle, wait_loaded
 from tui.app import ExhuntApp
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
-from tui.screens.state import HUNT_A, HUNT_B
+from tests.seed_hunts import HUNT_A, HUNT_B
 
 MARK_KEYS = {"t": "true-positive", "f": "false-positive", "b": "benign",
              "i": "needs-follow-up"}

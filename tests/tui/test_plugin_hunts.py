@@ -14,7 +14,7 @@ from engine.dispositions import DispositionStore
 from tests.tui.conftest import pilot_test, settle, wait_loaded
 from tui.app import ExhuntApp
 from tui.screens.help import HelpScreen
-from tui.screens.state import HUNT_B
+from tests.seed_hunts import HUNT_B
 
 RULE_ID = "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 RULE_NAME = "ECP requests per client"

@@ -19,18 +19,6 @@ from tui.widgets.table import Column, Row
 
 DISPOSITION_COLUMN = Column("disposition", "Disposition", 11)
 
-# The widths of the suspicious-files list: bench/measure_console.py draws a table this wide.
-FILE_COLUMNS = [
-    Column("file", "File", 12, flex=True),
-    Column("server", "Server", 12, flex=True),
-    Column("ip", "Client IP", 15),
-    Column("access", "Acc", 3, right=True),
-    Column("first", "First access", 19),
-    Column("last", "Last access", 19, optional=True),
-    DISPOSITION_COLUMN,
-]
-
-
 def table_columns(columns: Sequence[ListColumn], *, findings: bool) -> list[Column]:
     """The virtual table's columns for declared ones; lists of findings end with the
     disposition (a hunt never declares it: it is the analyst's, not the query's)."""

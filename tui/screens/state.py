@@ -16,8 +16,6 @@ from engine.presentation import DEFAULT_ORDER
 
 # The seed hunts' ids, for tests and scripts that open their screens. The console itself
 # never branches on a hunt: every screen is built from the hunt's presentation.
-HUNT_A = "84026aa0-7020-45d0-9f85-d526e43de2ab"  # Exchange servers and their alerts
-HUNT_B = "a523786c-8382-4029-80e9-f1a7ecd067c1"  # suspect mailbox export on OWA
 
 UNREVIEWED = "unreviewed"
 

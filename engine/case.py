@@ -49,8 +49,8 @@ class IngestOptions:
     # A raw W3C line longer than this (bytes, after decompression) is not held in memory nor
     # parsed: it becomes one bad line saying where it was. Bounds memory on planted files.
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    # The same for one record of an export (CSV line, JSON record, Parquet cell). The
-    # environment variable overrides it until the command line has an option for it.
+    # The same for one record of an export (CSV line, JSON record, Parquet cell); default
+    # from the environment (EXHUNT_MAX_RECORD_BYTES), --max-record-bytes on the command line.
     max_record_bytes: int = field(default_factory=lambda: _env_bytes(
         "EXHUNT_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
 

@@ -399,6 +399,20 @@ def test_the_record_limit_is_overridable_through_the_environment(tmp_path: Path)
     assert (only_file(report)["rows"], only_file(report)["bad_lines"]) == (2, 1)
 
 
+def test_the_record_limit_is_an_option_of_the_command(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "w3c_export.csv").write_text(
+        EXPORT_HEADER + "\n" + export_row(1) + '2021-03-01T00:00:05Z,EXCH01,"/owa/'
+        + "A" * (2 * MIB) + '",1.2.3.4,GET,200\n' + export_row(2))
+    report, _ = scan_measured(evidence, tmp_path / "case", "--max-record-bytes", str(MIB))
+    assert (only_file(report)["rows"], only_file(report)["bad_lines"]) == (2, 1)
+    # The option wins over the environment.
+    report, _ = scan_measured(evidence, tmp_path / "case2", "--max-record-bytes", str(4 * MIB),
+                              env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    assert (only_file(report)["rows"], only_file(report)["bad_lines"]) == (3, 0)
+
+
 def test_a_malformed_element_in_a_json_array_export_costs_only_itself(tmp_path: Path) -> None:
     evidence = tmp_path / "ev"
     evidence.mkdir()

@@ -32,6 +32,10 @@ def add_evidence_arguments(parser: argparse.ArgumentParser, *, paths_required: b
                         help="a raw W3C line longer than N bytes (after decompression) is "
                              "reported as a bad line with its line and byte offset, not read "
                              f"(default {DEFAULT_MAX_LINE_BYTES}; minimum 1024)")
+    parser.add_argument("--max-record-bytes", type=_line_limit, default=None, metavar="N",
+                        help="an export record (CSV line, JSON record, Parquet cell) longer "
+                             "than N bytes is reported as a bad record, not read (default "
+                             "$EXHUNT_MAX_RECORD_BYTES or 16 MiB; minimum 1024)")
 
 
 def _line_limit(text: str) -> int:
@@ -52,6 +56,9 @@ def options_from_args(args: argparse.Namespace) -> IngestOptions:
         keep_dash=bool(getattr(args, "keep_dash", False)),
         strip_export_dash=bool(getattr(args, "strip_export_dash", False)),
         max_line_bytes=int(getattr(args, "max_line_bytes", None) or DEFAULT_MAX_LINE_BYTES),
+        # None: IngestOptions' own default (the environment variable, else 16 MiB).
+        **({} if getattr(args, "max_record_bytes", None) is None
+           else {"max_record_bytes": int(args.max_record_bytes)}),
     )
 
 

@@ -22,14 +22,14 @@ from typing import Callable, Iterator
 
 import duckdb
 
-from engine.case import Case, FileReport, IngestOptions, IngestProgress, IngestReport
+from engine.case import (MEMORY_LIMIT, Case, FileReport, IngestOptions, IngestProgress,
+                         IngestReport)
 from engine.evidence import discover, meter
 from engine.evidence.exports import ExportOptions, read_export
 from engine.evidence.hosts import HostMap, host_for_file
 from engine.evidence.read_errors import describe_read_error
 from engine.evidence.w3c import W3CReadOptions, read_w3c
 
-MEMORY_LIMIT = "768MB"  # leaves room under 1 GiB RSS for Python and the directive pass
 
 
 class CaseWriteError(OSError):

@@ -10,6 +10,7 @@ Layout of a case folder (everything exhunt writes lives here, never beside the e
         bad_lines.parquet
     dispositions.sqlite  analyst marks (owned by engine/dispositions.py)
     tmp/                 DuckDB spill files and cleaned copies during an ingest
+    spill/               a folder per query connection that spills (hunts at 10 GB)
     .lock                held (flock) by the one process ingesting
 
 Why Parquet files and a JSON manifest rather than one .duckdb file: DuckDB locks a database
@@ -260,13 +261,21 @@ class Case:
         return con
 
     def _spill_dir(self) -> Path:
-        """Where a query over this case spills past MEMORY_LIMIT: the case's own tmp/, or
-        the system's temporary folder when the case cannot be written (a read-only copy)."""
-        own = self.path / "tmp"
-        if own.is_dir() and os.access(own, os.W_OK):
-            return own
-        import tempfile
-        return Path(tempfile.gettempdir()) / "exhunt-spill"
+        """Where one query connection over this case spills past MEMORY_LIMIT: a folder of
+        its own under the case's ``spill/`` (not ``tmp/``, which an ingest in another
+        process clears), or under the system's temporary folder when the case cannot be
+        written (a read-only copy). DuckDB creates it only when it spills and removes it
+        when the connection closes."""
+        own = self.path / "spill"
+        try:
+            own.mkdir(exist_ok=True)
+            usable = os.access(own, os.W_OK)
+        except OSError:
+            usable = False
+        if not usable:
+            import tempfile
+            own = Path(tempfile.gettempdir())
+        return own / f"exhunt-{os.getpid()}-{os.urandom(4).hex()}"
 
     def bad_lines(self, limit: int | None = None) -> list[BadLine]:
         """Every line that did not fit its #Fields line, with file, line number and text."""

@@ -135,18 +135,24 @@ def test_default_case_folder_is_under_the_user_data_directory_and_stable(tmp_pat
 def test_queries_over_a_case_are_held_to_the_memory_limit_and_spill_inside_it(tmp_path):
     from engine.case import MEMORY_LIMIT
     case = Case(tmp_path / "case")
-    (case.path / "tmp").mkdir(parents=True)
+    case.path.mkdir()
     con = case.connect()
     limit, spill = con.execute("SELECT current_setting('memory_limit'), "
                                "current_setting('temp_directory')").fetchone()
     # DuckDB reads "768MB" as 10^6 bytes and reports it in MiB: "732.4 MiB".
     assert MEMORY_LIMIT == "768MB" and limit == "732.4 MiB"
-    assert Path(spill) == case.path / "tmp"
+    # Its own folder, outside tmp/ (which an ingest in another process clears).
+    assert Path(spill).parent == case.path / "spill"
+    assert Path(spill) != Path(case.connect().execute(
+        "SELECT current_setting('temp_directory')").fetchone()[0])
 
 
-def test_a_case_that_cannot_be_written_spills_to_the_system_temporary_folder(tmp_path):
+def test_a_case_without_room_to_spill_spills_to_the_system_temporary_folder(tmp_path):
     case = Case(tmp_path / "case")
-    case.path.mkdir()  # no tmp/ folder: a read-only copy of a case has none we may create
+    case.path.mkdir()
+    # What a read-only copy of a case gives (and root, who may write anywhere, can still
+    # be shown): no spill folder can be made there.
+    (case.path / "spill").write_text("not a folder")
     con = case.connect()
     spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     assert not Path(spill).is_relative_to(case.path)

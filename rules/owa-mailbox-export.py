@@ -6,7 +6,7 @@ All SQL here is fixed text; parameter values are bound (``$name``), never format
 """
 from __future__ import annotations
 
-from engine.coverage import Check, bind, is_ipv6, plural, public_ipv6
+from engine.coverage import Check, bind, is_ipv6, plural, public_ipv6, shared_rows
 from engine.findings import CoverageNote
 
 # Hunt B's filters on csUriStem, as rules/owa-mailbox-export.yaml writes them: evaluated
@@ -55,10 +55,14 @@ _HUNT_B_DASH_REQUESTS = f"""
 """
 
 
+# What _HUNT_B_NON_IPV4_CLIENTS binds: both checks that read it bind exactly these, so the
+# run computes it once (engine.coverage.shared_rows).
+_NON_IPV4_PARAMETERS = {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"}
+
+
 def _ipv6_clients_dropped(con, params) -> CoverageNote:
-    rows = con.execute(f"SELECT ip, n FROM ({_HUNT_B_NON_IPV4_CLIENTS}) WHERE contains(ip, ':')",
-                       bind(params, IPV6.parameters)).fetchall()
-    public = [(ip, n) for ip, n in rows if public_ipv6(ip)]
+    rows = shared_rows(con, _HUNT_B_NON_IPV4_CLIENTS, bind(params, _NON_IPV4_PARAMETERS))
+    public = [(ip, n) for ip, n in rows if ":" in ip and public_ipv6(ip)]
     requests = sum(n for _, n in public)
     example = f" (e.g. {min(ip for ip, _ in public)})" if public else ""
     return CoverageNote(
@@ -69,8 +73,7 @@ def _ipv6_clients_dropped(con, params) -> CoverageNote:
 
 
 def _unparsable_clients_dropped(con, params) -> CoverageNote:
-    rows = con.execute(f"SELECT ip, n FROM ({_HUNT_B_NON_IPV4_CLIENTS})",
-                       bind(params, UNPARSABLE.parameters)).fetchall()
+    rows = shared_rows(con, _HUNT_B_NON_IPV4_CLIENTS, bind(params, _NON_IPV4_PARAMETERS))
     bad = [(ip, n) for ip, n in rows if not is_ipv6(ip)]
     requests = sum(n for _, n in bad)
     return CoverageNote(
@@ -94,11 +97,8 @@ def _dash_query_strings(con, params) -> CoverageNote:
         f"Ingest with '-' read as empty to include them.")
 
 
-IPV6 = Check("ipv6-clients-dropped",
-             {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},
-             _ipv6_clients_dropped)
-UNPARSABLE = Check("unparsable-clients-dropped",
-                   {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},
+IPV6 = Check("ipv6-clients-dropped", _NON_IPV4_PARAMETERS, _ipv6_clients_dropped)
+UNPARSABLE = Check("unparsable-clients-dropped", _NON_IPV4_PARAMETERS,
                    _unparsable_clients_dropped)
 DASH = Check("dash-query-strings",
              {"excluded_ips": "list[string]", "scripting_extensions": "list[string]"},

@@ -59,3 +59,27 @@ def test_unmatched_servers_sharing_a_short_name_with_an_alert_host(db):
 def test_every_note_is_present_even_with_count_zero(db):
     assert set(notes(db, "owa-export")) == {"ipv6-clients-dropped",
                                             "unparsable-clients-dropped", "dash-query-strings"}
+
+
+def test_checks_of_one_run_share_a_query_they_both_need_and_only_within_that_run():
+    import duckdb
+
+    from engine import coverage
+    from engine.coverage import Check, shared_rows
+    from engine.findings import CoverageNote
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x INTEGER)")
+    sql = "SELECT count(*) FROM t WHERE x > $low"
+
+    def counting(code):
+        def run(c, params):
+            c.execute("INSERT INTO t VALUES (10)")  # changes what a new query would see
+            return CoverageNote(code, shared_rows(c, sql, {"low": params["low"]})[0][0], "")
+        return Check(code, {"low": "int"}, run)
+
+    checks = {"a": counting("a"), "b": counting("b")}
+    first = coverage.run_checks(con, ("a", "b"), {"low": 0}, checks)
+    assert [n.count for n in first] == [1, 1]  # b reused a's rows
+    second = coverage.run_checks(con, ("a", "b"), {"low": 0}, checks)
+    assert [n.count for n in second] == [3, 3]  # a new run queries again

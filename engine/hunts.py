@@ -37,10 +37,8 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     whose output lacks the rule's columns."""
     params = resolve_parameters(rule, overrides)
     started = time.perf_counter()
-    ensure_installed(con)
+    ensure_installed(con)  # the one registry holds the compiler's macros too
     sql, bound, compiled = _executable(rule, params, now)
-    if compiled is not None:
-        _ensure_compiler_macros(con)
     try:
         cursor = con.execute(sql, bound)
         columns = [d[0] for d in cursor.description]
@@ -157,10 +155,6 @@ def _decode_json(row: Sequence[Any], indexes: Sequence[int]) -> tuple[Any, ...]:
         if isinstance(values[i], str):
             values[i] = json.loads(values[i])
     return tuple(values)
-
-
-# The compiler's macros are in the same registry: one check installs everything.
-_ensure_compiler_macros = kql_functions.ensure_installed
 
 
 KQL_NOTE = "kql-compiler-note"  # code of the notes the KQL compiler leaves on a run

@@ -104,9 +104,7 @@ def output_types(rule: Rule, overrides: Mapping[str, Any] | None = None) -> dict
         create_tables(con)
         hunts.install(con)
         params = resolve_parameters(rule, overrides)
-        sql, bound, compiled = hunts._executable(rule, params, None)
-        if compiled is not None:
-            hunts._ensure_compiler_macros(con)
+        sql, bound, _compiled = hunts._executable(rule, params, None)
         cursor = con.execute(sql, bound)
         return {d[0]: str(d[1]) for d in cursor.description}
     finally:

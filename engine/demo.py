@@ -147,12 +147,12 @@ SHELL_STEM = "/owa/auth/RedirSuiteServerProxy.aspx"
 # hunt B (and its coverage notes) must see exactly what it saw before the pack existed.
 DEMO_NOW = datetime(2021, 3, 4, 0, 10, 0)
 """The demo case's "now" (naive UTC): its collection time, shortly after the last alert
-(2021-03-03 23:36:12) and after the last IIS line (2021-03-03 23:59:58). The console and the
-commands evaluate the demo case's KQL ``now()``/``ago()`` relative to it, as
-``exhunt hunt DEMO --now 2021-03-04T00:10:00Z`` does, so that a window such as
-MaliciousAlertLinkedWebRequests' ``ago(1h)`` means what it meant to the responder who
-collected the evidence (without an anchor, exhunt takes the latest TimeGenerated in the case,
-2021-03-03 23:58:52, which the story does not name)."""
+(2021-03-03 23:36:12) and after the last IIS line (2021-03-03 23:59:58).
+``exhunt hunt DEMO --now 2021-03-04T00:10:00Z`` evaluates KQL's ``now()``/``ago()`` as the
+responder who collected the evidence would, so that MaliciousAlertLinkedWebRequests'
+``ago(1h)`` means what it meant then. Without ``--now`` (and in the console) exhunt anchors
+at the latest TimeGenerated in the case, 2021-03-03 23:58:52, which on the demo gives the
+same findings: the planted alert lies within an hour of both."""
 RECON = "203.0.113.150"  # fingerprints EXCH01 rotating user agents (many-user-agents)
 RECON_AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:78.0) Gecko/20100101 Firefox/78.0",

@@ -91,6 +91,13 @@ def test_alert_linked_requests_see_the_alert_only_within_the_hour_before_now(dem
     assert run["alert-linked-requests"] == []
 
 
+def test_without_now_the_demo_gives_every_pack_rule_the_same_findings(demo, demo_root, pack_run):
+    # The console and `exhunt hunt` without --now anchor at the case's latest TimeGenerated.
+    anchored = hunt_jsonl(demo.dest, demo_root / "case", list(pack_run))
+    assert {slug: sorted(f["finding"] for f in found) for slug, found in anchored.items()} == \
+        {slug: sorted(f["finding"] for f in found) for slug, found in pack_run.items()}
+
+
 def test_webshell_commands_are_the_get_commands_its_keywords_know(rows):
     got = rows("webshell-commands")
     commands = Counter(q for _, q, keyword in d.SHELL2_REQUESTS if keyword)

@@ -14,7 +14,7 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import duckdb
 
@@ -167,11 +167,12 @@ class HuntEngineError(Exception):
 
 def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
               rules: Sequence[Rule], overrides: Mapping[str, Any] | None = None, *,
-              now: datetime | None = None, engine: str = "duckdb") -> list[HuntRun]:
+              now: datetime | None = None, engine: str = "duckdb",
+              on_rule: RuleProgress | None = None) -> list[HuntRun]:
     """Every hunt of a case, as the console, ``exhunt hunt``, ``mark`` and ``export`` see
     them: ``rules`` run on the case (DuckDB over ``con``, or Spark over the case's Parquet),
     combined with the results imported from Log Analytics for those rules, each run carrying
-    its rule and its console presentation."""
+    its rule and its console presentation. ``on_rule``: see run_rules (DuckDB only)."""
     # Imported here: engine.import_results builds on this module's findings_from_rows.
     from engine.import_results import combine_runs, imported_runs
     if engine == "spark":
@@ -179,7 +180,7 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
     elif con is None:
         raise ValueError("run_hunts needs a DuckDB connection unless engine='spark'")
     else:
-        local = run_rules(con, rules, overrides, now=now)
+        local = run_rules(con, rules, overrides, now=now, on_rule=on_rule)
     runs = combine_runs(local, imported_runs(Path(case_path), rules))
     by_id = {rule.id: rule for rule in rules}
     for run in runs:
@@ -231,14 +232,25 @@ def presentation_of(run: HuntRun) -> Presentation:
                                 rule.entity_mappings if rule is not None else ())
 
 
+# Called before each rule runs with (rules done, rules in all, the rule about to run).
+RuleProgress = Callable[[int, int, Rule], None]
+
+
 def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],
               overrides: Mapping[str, Any] | None = None, *,
-              now: datetime | None = None) -> list[HuntRun]:
+              now: datetime | None = None,
+              on_rule: RuleProgress | None = None) -> list[HuntRun]:
     """Run several rules. An override ``name`` applies to every rule declaring that
     parameter; ``slug.name`` to one rule. An override no selected rule takes is an error
-    (a typo must not silently run the defaults)."""
+    (a typo must not silently run the defaults). ``on_rule`` hears of each rule as it
+    starts (a 10 GB case takes minutes for twelve hunts: the console says which runs)."""
     per_rule = split_overrides(rules, overrides or {})
-    return [run_rule(con, rule, per_rule[rule.id], now=now) for rule in rules]
+    runs = []
+    for done, rule in enumerate(rules):
+        if on_rule is not None:
+            on_rule(done, len(rules), rule)
+        runs.append(run_rule(con, rule, per_rule[rule.id], now=now))
+    return runs
 
 
 def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]

@@ -135,3 +135,17 @@ def test_an_unsorted_kql_rule_lists_its_findings_in_key_order(demo, tmp_path, ca
     assert code == 0, err
     keys = [(r["row"]["cIP"], r["row"]["Computer"]) for r in map(json.loads, out.splitlines())]
     assert len(keys) > 2 and keys == sorted(keys)
+
+
+def test_each_rule_is_announced_before_it_runs(demo, tmp_path):
+    import duckdb
+
+    from engine.hunts import run_rules
+    from engine.tables import create_tables
+
+    con = duckdb.connect()
+    create_tables(con)
+    rules = load_rules()
+    heard = []
+    run_rules(con, rules, on_rule=lambda done, total, rule: heard.append((done, total, rule.slug)))
+    assert heard == [(i, len(rules), r.slug) for i, r in enumerate(rules)]

@@ -240,3 +240,25 @@ async def test_a_rule_files_hostile_name_shows_literally_on_its_screens(demo_sou
         text = screen_text(app)
         assert "[@click=app.quit]ECP[/] " + shown in text and "\x1b" not in text
         assert app.is_running
+
+
+def test_loading_says_which_hunt_runs_with_its_name_escaped(tmp_path):
+    from engine.demo import write_demo
+    from tui.screens.state import CaseSource, load_case
+
+    write_demo(tmp_path / "evidence")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "Odd.yaml").write_text("id: 0f0e0d0c-0000-4000-8000-0000000000bb\n"
+                                    "name: \"odd\\e]8;;x\\aname\"\n"
+                                    "query: W3CIISLog | summarize n = count() by Computer\n")
+    heard: list[tuple[str, float | None]] = []
+    data = load_case(CaseSource(evidence=[tmp_path / "evidence"], case_dir=tmp_path / "case",
+                                rules_dirs=[rules]),
+                     lambda message, fraction: heard.append((message, fraction)))
+    running = [(m, f) for m, f in heard if m.startswith("Running the hunts: ")]
+    assert len(running) == len(data.runs)
+    assert running[0][0].startswith(f"Running the hunts: 1/{len(data.runs)} ")
+    assert [f for _, f in running] == sorted(f for _, f in running)
+    odd = [m for m, _ in running if "odd" in m]
+    assert odd and "\x1b" not in odd[0] and "\\x1b" in odd[0]

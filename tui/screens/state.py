@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from engine.findings import Finding, HuntRun
 from engine.presentation import DEFAULT_ORDER
+from tui.safe_text import escape_controls
 
 # The seed hunts' ids, for tests and scripts that open their screens. The console itself
 # never branches on a hunt: every screen is built from the hunt's presentation.
@@ -141,7 +142,12 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None) -> CaseD
     # import), each with the presentation the console builds its screen from. ago()/now()
     # in KQL-only rules are anchored as `exhunt hunt` anchors them (the latest TimeGenerated
     # in the case), so the console and the command show the same rows.
-    runs = run_hunts(con, case.path, rules)
+    def on_rule(done: int, total: int, rule: Any) -> None:
+        # A rule's name is text from a file: shown with control characters escaped.
+        progress(f"Running the hunts: {done + 1}/{total} {escape_controls(rule.name)}",
+                 done / total)
+
+    runs = run_hunts(con, case.path, rules, on_rule=on_rule)
     progress("Reading dispositions", None)
     store = DispositionStore(case.dispositions_path)
     last_change = store.last_change()
@@ -183,8 +189,6 @@ def _describe_progress(p: Any) -> str:
     seconds = getattr(p, "reading_s", 0.0)
     if current and isinstance(read, int) and read > 0 and isinstance(seconds, float) \
             and seconds > 0:
-        from tui.safe_text import escape_controls
-
         name = escape_controls(Path(str(current)).name)[:80]
         text += f" \u00b7 {name}: {read / 1e6:,.0f} MB read, {read / 1e6 / seconds:,.0f} MB/s"
     return text

@@ -35,9 +35,10 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from engine.drilldown import GENERIC_DRILLDOWNS
-from engine.sqltext import sql_placeholders  # noqa: F401 (part of this module's API)
 from engine.presentation import (DrilldownQuery, Presentation, PresentationError,
                                  check_references, parse_drilldowns, parse_presentation)
+# Validates rules here, and others import it from this module too (hunts, spark).
+from engine.sqltext import sql_placeholders
 
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 

@@ -165,30 +165,54 @@ class HuntEngineError(Exception):
     DuckDB's exact meaning); the message says what to do."""
 
 
+# Called before each rule runs with (rules done, rules in all, the rule about to run).
+RuleProgress = Callable[[int, int, Rule], None]
+# Called with each hunt's run as soon as it is complete (its rule and presentation attached).
+HuntFinished = Callable[[HuntRun], None]
+
+
 def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
               rules: Sequence[Rule], overrides: Mapping[str, Any] | None = None, *,
               now: datetime | None = None, engine: str = "duckdb",
-              on_rule: RuleProgress | None = None) -> list[HuntRun]:
+              on_rule: RuleProgress | None = None,
+              on_run: HuntFinished | None = None) -> list[HuntRun]:
     """Every hunt of a case, as the console, ``exhunt hunt``, ``mark`` and ``export`` see
     them: ``rules`` run on the case (DuckDB over ``con``, or Spark over the case's Parquet),
     combined with the results imported from Log Analytics for those rules, each run carrying
-    its rule and its console presentation. ``on_rule``: see run_rules (DuckDB only)."""
+    its rule and its console presentation, in the order of ``rules``.
+
+    ``on_rule`` hears of each rule as it starts (DuckDB only); ``on_run`` gets each run as
+    soon as it is complete, so a console can show the first hunts while the others run
+    (on Spark, where the rules run as one job, all at the end)."""
     # Imported here: engine.import_results builds on this module's findings_from_rows.
     from engine.import_results import combine_runs, imported_runs
+
+    def complete(local: list[HuntRun], of_rules: Sequence[Rule]) -> list[HuntRun]:
+        runs = combine_runs(local, imported_runs(Path(case_path), of_rules))
+        for run in runs:
+            run.rule = by_id.get(run.rule_id)
+            run.presentation = presentation_of(run)
+            if on_run is not None:
+                on_run(run)
+        return runs
+
+    by_id = {rule.id: rule for rule in rules}
     if engine == "spark":
-        local = _run_on_spark(con, case_path, rules, overrides, now)
-    elif con is None:
+        return complete(_run_on_spark(con, case_path, rules, overrides, now), rules)
+    if con is None:
         raise ValueError("run_hunts needs a DuckDB connection unless engine='spark'")
-    else:
+    if on_rule is None and on_run is None:
         # Called in its original shape when nobody listens, so stand-ins of run_rules
         # with that shape (tests/dispositions) still fit.
-        local = run_rules(con, rules, overrides, now=now,
-                          **({"on_rule": on_rule} if on_rule is not None else {}))
-    runs = combine_runs(local, imported_runs(Path(case_path), rules))
-    by_id = {rule.id: rule for rule in rules}
-    for run in runs:
-        run.rule = by_id.get(run.rule_id)
-        run.presentation = presentation_of(run)
+        return complete(run_rules(con, rules, overrides, now=now), rules)
+    # One rule at a time, each completed (imports merged) before the next starts. Imports
+    # are per rule, so this gives the same runs as completing them all at the end.
+    per_rule = split_overrides(rules, overrides or {})
+    runs: list[HuntRun] = []
+    for done, rule in enumerate(rules):
+        if on_rule is not None:
+            on_rule(done, len(rules), rule)
+        runs += complete([run_rule(con, rule, per_rule[rule.id], now=now)], [rule])
     return runs
 
 
@@ -234,9 +258,6 @@ def presentation_of(run: HuntRun) -> Presentation:
     return default_presentation(run.rule_name, run.columns, [f.row for f in run.findings],
                                 rule.entity_mappings if rule is not None else ())
 
-
-# Called before each rule runs with (rules done, rules in all, the rule about to run).
-RuleProgress = Callable[[int, int, Rule], None]
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.dispositions import DispositionError
 from engine.export import write_findings_csv
+from engine.findings import HuntRun
 from tui import keys
 from tui.safe_text import escape_controls, safe
 from tui.screens import rows as R
@@ -129,6 +130,27 @@ class MainScreen(Screen):
         for warning in data.warnings:
             self.app.notify(escape_controls(warning), severity="warning", markup=False)
 
+    async def add_hunt(self, data: CaseData, run: HuntRun, tables: R.HuntTables,
+                       marks_seen: dict) -> None:
+        """One hunt of the first load has run: list it and give it its view while the
+        others run. ``marks_seen``: the marks its rows were built with (another session's
+        marks may have arrived since; those rows are redrawn)."""
+        if self.data is not None and self.data is not data:
+            return  # a load that was replaced
+        data.runs.append(run)
+        data.tables[run.rule_id] = tables
+        if data.pending_hunts:
+            data.pending_hunts.pop(0)
+        R.link_findings_panes(data, run)
+        self.data = data
+        self.overview.show(data)
+        await self._build_views(data)
+        self.refresh_bindings()
+        changed = [f.finding_id for f in run.findings
+                   if marks_seen.get(f.finding_id) != data.marks.get(f.finding_id)]
+        if changed:
+            self.refresh_findings(changed)
+
     async def _build_views(self, data: CaseData) -> None:
         """One view per hunt: kept (and refilled) when the hunt and its presentation are the
         same as before a re-run, rebuilt when its rule changed, removed when it is gone."""
@@ -137,7 +159,9 @@ class MainScreen(Screen):
         runs = data.ordered_runs()
         for run, name in zip(runs, view_names(runs)):
             view = old.get(name)
-            if (view is not None and view.run.rule_id == run.rule_id
+            if view is not None and view.run is run:
+                pass  # shown as its hunt finished: nothing to refill
+            elif (view is not None and view.run.rule_id == run.rule_id
                     and view.presentation == getattr(run, "presentation", None)):
                 view.show(data, run)
             else:
@@ -324,6 +348,12 @@ class MainScreen(Screen):
     def action_export(self) -> None:
         if self.data is None:
             return
+        if self.data.pending_hunts:
+            # Marks of an earlier session may belong to a hunt still running: an export now
+            # would leave them out without a word.
+            self._say(f"The hunts are still running ({self._progress_words()}): export "
+                      f"once they have all run, so no marked finding is left out.", "warning")
+            return
         default = str(Path.cwd() / DEFAULT_EXPORT_NAME)
 
         def write(answer: str | None) -> None:
@@ -343,7 +373,15 @@ class MainScreen(Screen):
                          hint="unreviewed findings are left out"), write)
 
     def action_rerun(self) -> None:
+        if self.app.loading:
+            what = self._progress_words() if self.data is not None else "the case is loading"
+            self._say(f"Still loading ({what}): r reruns the hunts once this load is done.")
+            return
         self.app.load_case()
+
+    def _progress_words(self) -> str:
+        done = len(self.data.runs)
+        return f"{done} of {done + len(self.data.pending_hunts)} hunts done"
 
     # ----- updating after a mark --------------------------------------------------------
     def refresh_findings(self, finding_ids: list[str]) -> None:
@@ -358,7 +396,8 @@ class MainScreen(Screen):
                     if row is not None:
                         table.update_row(R.finding_row(data, row.data, columns))
         self.overview.show(data)
-        self._status(self._summary())
+        if not data.pending_hunts:  # while hunts run, the status line says which
+            self._status(self._summary())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A pane query failed: say so rather than leave the pane silently stale."""
@@ -366,7 +405,7 @@ class MainScreen(Screen):
             self._say(f"Query failed: {event.worker.error}", "error")
 
     def on_resize(self) -> None:
-        if self.data is not None:
+        if self.data is not None and not self.data.pending_hunts:
             self._status(self._summary())  # as many hunts' counts as fit the new width
 
     def jump_to(self, target: Target) -> None:

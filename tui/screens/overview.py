@@ -149,6 +149,13 @@ def render_overview(data: CaseData, cursor: int | None = None) -> Text:
     out.append_text(_heading("Hunts", "enter or the number key opens a hunt"))
     for block in hunt_blocks(data, data.ordered_runs(), cursor):
         out.append_text(block)
+    if data.pending_hunts:
+        # Shown as they finish: say what is still to come, so an empty list is not read
+        # as "nothing found".
+        out.append("  Running ", style="dim")
+        out.append_text(safe(data.pending_hunts[0], "dim"))
+        more = len(data.pending_hunts) - 1
+        out.append(f"… ({more:,} more after it)\n\n" if more else "…\n\n", style="dim")
     out.append_text(_heading("Evidence"))
     out.append_text(_evidence(data))
     if data.warnings:

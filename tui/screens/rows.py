@@ -145,12 +145,25 @@ def presentation_of(run: HuntRun) -> Presentation:
 def finding_tables(data: CaseData) -> dict[str, HuntTables]:
     """Every hunt's list with its filter index and its findings panes, by rule id. Runs in
     the loading worker."""
-    tables: dict[str, HuntTables] = {}
+    return {run.rule_id: hunt_tables(data, run) for run in data.runs}
+
+
+def hunt_tables(data: CaseData, run: HuntRun) -> HuntTables:
+    """One hunt's list, filter index and findings panes (over the hunts loaded so far)."""
+    presentation = presentation_of(run)
+    rows = [finding_row(data, f, presentation.columns) for f in run.findings]
+    panes = {p.id: FindingsIndex.build(data.runs, p)
+             for p in presentation.panes if p.kind == "findings"}
+    return HuntTables(rows, SearchIndex([r.searchable() for r in rows]).build_words(), panes)
+
+
+def link_findings_panes(data: CaseData, arrived: HuntRun) -> None:
+    """A hunt shown as it finished may be the one another hunt's findings pane lists: index
+    it for those panes (they were built while it was still running)."""
     for run in data.runs:
-        presentation = presentation_of(run)
-        rows = [finding_row(data, f, presentation.columns) for f in run.findings]
-        panes = {p.id: FindingsIndex.build(data.runs, p)
-                 for p in presentation.panes if p.kind == "findings"}
-        tables[run.rule_id] = HuntTables(
-            rows, SearchIndex([r.searchable() for r in rows]).build_words(), panes)
-    return tables
+        tables = data.tables.get(run.rule_id)
+        if tables is None:
+            continue
+        for pane in presentation_of(run).panes:
+            if pane.kind == "findings" and find_run([arrived], pane.hunt) is not None:
+                tables.findings_panes[pane.id] = FindingsIndex.build(data.runs, pane)

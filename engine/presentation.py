@@ -31,7 +31,8 @@ PANE_KINDS = ("rows", "timeline", "findings")
 
 DEFAULT_ORDER = 100  # hunts that do not say come after the ones that do, in load order
 
-_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Slugs, view names, drilldown and pane ids: lower-case words joined by "-".
+IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -129,7 +130,7 @@ def parse_presentation(raw: Any) -> Presentation:
     if isinstance(order, bool) or not isinstance(order, int):
         raise PresentationError("console.order: must be a whole number")
     view = _text(m, "view", "console")
-    if view and not _IDENTIFIER.match(view):
+    if view and not IDENTIFIER.match(view):
         raise PresentationError(f"console.view: {view!r} must be lower-case letters, digits "
                                 f"and '-'")
     return Presentation(title=title, noun=_text(m, "noun", "console") or "findings",
@@ -145,7 +146,7 @@ def parse_drilldowns(raw: Any) -> dict[str, DrilldownQuery]:
     out: dict[str, DrilldownQuery] = {}
     for qid, item in _mapping(raw, "drilldowns").items():
         where = f"drilldowns.{qid}"
-        if not isinstance(qid, str) or not _IDENTIFIER.match(qid):
+        if not isinstance(qid, str) or not IDENTIFIER.match(qid):
             raise PresentationError(f"{where}: the id must be lower-case letters, digits, '-'")
         m = _mapping(item, where)
         bind = _string_map(m.get("bind"), f"{where}.bind")
@@ -179,7 +180,7 @@ def check_references(presentation: Presentation, drilldowns: Mapping[str, Drilld
 def _pane(raw: Any, where: str) -> Pane:
     m = _mapping(raw, where)
     pid = _text(m, "id", where, required=True)
-    if not _IDENTIFIER.match(pid):
+    if not IDENTIFIER.match(pid):
         raise PresentationError(f"{where}.id: {pid!r} must be lower-case letters, digits, '-'")
     kind = _text(m, "kind", where) or "rows"
     if kind not in PANE_KINDS:

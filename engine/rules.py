@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from engine.drilldown import GENERIC_DRILLDOWNS
-from engine.presentation import (DrilldownQuery, Presentation, PresentationError,
+from engine.presentation import (IDENTIFIER, DrilldownQuery, Presentation, PresentationError,
                                  check_references, parse_drilldowns, parse_presentation)
 # Validates rules here, and others import it from this module too (hunts, spark).
 from engine.sqltext import sql_placeholders
@@ -44,8 +44,6 @@ BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 PARAMETER_TYPES = ("string", "int", "bool", "list[string]", "list[int]")
 SEVERITIES = ("Informational", "Low", "Medium", "High")
-
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 class RuleError(Exception):
@@ -237,7 +235,7 @@ def _rule_from_mapping(path: Path, data: dict[str, Any]) -> Rule:
     rule_id = text("id").strip()
     # A plain Sentinel file has no slug: its file stem (folder name for `hunt.yaml`) is one.
     slug = text("slug", required=False).strip() or default_slug(path)
-    if not _SLUG.match(slug):
+    if not IDENTIFIER.match(slug):
         raise err("slug", f"{slug!r} must be lower-case letters, digits and '-'")
     name = text("name").strip()
     query = text("query", required=False)

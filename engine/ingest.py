@@ -52,6 +52,27 @@ def _case_write_failed(exc: BaseException, case: Case) -> bool:
                                      "read-only file system", "disk quota"))
 
 
+# What a failed write of the case means, from the errno or DuckDB's words for it.
+_WRITE_FAULTS = (
+    (errno.ENOSPC, "no space left", "its disk is full"),
+    (errno.EDQUOT, "disk quota", "the disk quota is used up"),
+    (errno.EFBIG, "file too large", "a file would pass the file-size limit"),
+    (errno.EROFS, "read-only file system", "it is on a read-only file system"),
+)
+
+
+def case_write_message(exc: BaseException, case: Case, evidence: Path) -> str:
+    """The analyst's message for a case that cannot be written while ``evidence`` is read:
+    what happened, to which case, that the file is not the cause and is read again next
+    time. DuckDB's own text stays in the exception chain, not the message."""
+    code, lowered = getattr(exc, "errno", None), str(exc).lower()
+    what = next((meaning for number, words, meaning in _WRITE_FAULTS
+                 if code == number or words in lowered), "writing to it failed")
+    return (f"cannot write the case {case.path}: {what}. Nothing was recorded for "
+            f"{evidence}, which is read again on the next run; free space or choose "
+            f"another --case")
+
+
 def _workers() -> int:
     return max(1, min(int(os.environ.get("EXHUNT_INGEST_WORKERS", 0)) or os.cpu_count() or 1, 4))
 
@@ -401,8 +422,7 @@ def _ingest_one(case: Case, con: duckdb.DuckDBPyConnection, item: discover.Found
         if _case_write_failed(exc, case):
             # Not the evidence's fault: recording it as skipped would cache the skip.
             raise CaseWriteError(getattr(exc, "errno", None) or errno.EIO,
-                                 f"cannot write the case {case.path}: "
-                                 f"{str(exc).splitlines()[0][:300]}") from exc
+                                 case_write_message(exc, case, item.path)) from exc
         # The reason says what was wrong with the file; DuckDB's own words go to a note.
         reason, detail = describe_read_error(exc)
         entry.update(kind=discover.SKIPPED, rows=0, bad_lines=0, data=None, table=None,

@@ -1,0 +1,235 @@
+"""Parquet row groups with pages over the record limit (engine/evidence/parquet_salvage.py,
+read through exports._parquet_batches): every record without a value over the limit loads
+with exactly its values, each record with one is a bad record naming its number, column,
+size and first bytes -- for every codec, page version and encoding pyarrow writes.
+
+Small limits (4 KiB) keep these in-process and fast; test_hostile_sizes.py runs the big
+ones in a child process and measures its memory."""
+from __future__ import annotations
+
+import base64
+import os
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engine.evidence.exports import _parquet_batches
+
+LIMIT = 4096
+
+
+def read(path: Path, tmp: Path, limit: int = LIMIT) -> tuple[list[dict], list[tuple[int, str]],
+                                                              list[str]]:
+    bad: list[tuple[int, str]] = []
+    notes: list[str] = []
+    names, reader = _parquet_batches(path, limit, bad, notes, spill_dir=tmp / "spill")
+    rows = reader.read_all().to_pylist()
+    return ([{"_rec": r["_rec"], **{names[i]: r[f"c{i}"] for i in range(len(names))}}
+             for r in rows], bad, notes)
+
+
+def giant(n: int, seed: int) -> str:
+    """Random bytes in base64: compresses poorly, like a planted binary blob."""
+    return "/owa/" + base64.b64encode(random.Random(seed).randbytes(n * 3 // 4)).decode()
+
+
+def records(rows: int, giants: dict[int, str], seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(rows):
+        stem = None if rng.random() < 0.1 else f"/owa/auth/{rng.randint(0, 10**9)}.js"
+        out.append({"TimeGenerated": f"2021-03-01T00:00:{i % 60:02d}Z",
+                    "csUriStem": giants.get(i, stem), "n": i,
+                    "cIP": rng.choice(["1.2.3.4", "5.6.7.8", None])})
+    return out
+
+
+def write(path: Path, recs: list[dict], **options) -> None:
+    table = pa.table({k: [r[k] for r in recs] for k in recs[0]})
+    pq.write_table(table, path, **options)
+
+
+def expect(recs: list[dict], lost: set[int]) -> list[dict]:
+    return [{"_rec": i + 1, **r} for i, r in enumerate(recs) if i not in lost]
+
+
+# Giants at a row group's first and last record, in the middle, and the same value twice
+# (one dictionary entry that two records point to).
+GIANTS = {0: giant(20_000, 1), 777: giant(9_000, 2), 1499: giant(50_000, 3),
+          1800: giant(4_097 - 5, 4), 2100: giant(4_097 - 5, 4), 2999: giant(30_000, 5)}
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstd", "gzip", "none", "brotli"])
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_only_the_records_holding_a_value_over_the_limit_are_lost(
+        tmp_path: Path, codec: str, version: str, dictionary: bool) -> None:
+    recs = records(3000, GIANTS)
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression=codec, data_page_version=version, use_dictionary=dictionary,
+          row_group_size=1500, data_page_size=16_000)
+    rows, bad, notes = read(path, tmp_path)
+    assert rows == expect(recs, set(GIANTS))
+    assert [b[0] for b in bad] == [i + 1 for i in sorted(GIANTS)]
+    for (number, text), i in zip(bad, sorted(GIANTS)):
+        value = GIANTS[i]
+        assert text.startswith(f"\u2702[record_{number}_of_{len(value)}_bytes_over_the_4096")
+        assert f"column csUriStem: {value[:80]}]" in text, text
+    assert not [n for n in notes if "not decoded" in n]
+
+
+def test_pages_over_the_limit_without_a_long_value_lose_nothing(tmp_path: Path) -> None:
+    # 3 KB values under a 4 KiB limit: pyarrow's pages hold up to 1,024 of them (3 MB),
+    # each over the limit, so each is rewritten into pages of about 1 MiB.
+    rng = random.Random(2)
+    recs = records(2500, {})
+    for r in recs:
+        r["csUriStem"] = rng.randbytes(1500).hex()
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="snappy", use_dictionary=False)
+    rows, bad, _ = read(path, tmp_path)
+    assert (rows, bad) == (expect(recs, set()), [])
+
+
+def test_a_dictionary_with_a_giant_among_a_few_distinct_values(tmp_path: Path) -> None:
+    # Repeated values (one dictionary entry each) with a giant among them.
+    recs = records(2000, {})
+    for i, r in enumerate(recs):
+        r["csUriStem"] = ["/a", "/b", None, "/c"][i % 4]
+    recs[1000]["csUriStem"] = giant(100_000, 9)
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="zstd")
+    rows, bad, _ = read(path, tmp_path)
+    assert rows == expect(recs, {1000}) and [b[0] for b in bad] == [1001]
+
+
+def test_a_required_column_and_a_binary_column(tmp_path: Path) -> None:
+    recs = records(1200, {})
+    blobs = [random.Random(i).randbytes(30) for i in range(1200)]
+    blobs[600] = os.urandom(10_000)
+    stems = [r["csUriStem"] or "-" for r in recs]
+    stems[3] = giant(8_000, 3)
+    table = pa.table({"csUriStem": pa.array(stems, pa.string()), "blob": blobs},
+                     schema=pa.schema([pa.field("csUriStem", pa.string(), False),
+                                       pa.field("blob", pa.binary())]))
+    path = tmp_path / "x.parquet"
+    pq.write_table(table, path, use_dictionary=["blob"])
+    rows, bad, _ = read(path, tmp_path)
+    assert [b[0] for b in bad] == [4, 601]
+    assert [r["_rec"] for r in rows] == [i + 1 for i in range(1200) if i not in (3, 600)]
+    assert all(r["blob"] == blobs[r["_rec"] - 1] and r["csUriStem"] == stems[r["_rec"] - 1]
+               for r in rows)
+    assert "column blob: " in bad[1][1]
+
+
+def test_a_page_in_another_encoding_costs_the_records_it_covers(tmp_path: Path) -> None:
+    # DELTA_LENGTH_BYTE_ARRAY is not read in pieces here: the page over the limit is not
+    # decoded, its records are bad records ("in_a_page"), every other record loads.
+    recs = records(3000, {1200: giant(20_000, 7)})
+    path = tmp_path / "x.parquet"
+    write(path, recs, use_dictionary=False, data_page_size=2000, write_batch_size=64,
+          column_encoding={"csUriStem": "DELTA_LENGTH_BYTE_ARRAY"})
+    rows, bad, notes = read(path, tmp_path)
+    lost = {number - 1 for number, _ in bad}
+    assert 1200 in lost and len(lost) <= 64  # one pyarrow write batch at most
+    assert lost == set(range(min(lost), max(lost) + 1))
+    assert rows == expect(recs, lost)
+    assert all(text.startswith(f"\u2702[record_{n}_not_decoded_over_the_4096-byte_limit")
+               and "DELTA_LENGTH_BYTE_ARRAY-encoded" in text for n, text in bad)
+    [note] = [n for n in notes if "DELTA_LENGTH_BYTE_ARRAY-encoded" in n]
+    assert note.startswith(f"{len(lost):,} record(s) from record {min(lost) + 1:,} on left out")
+
+
+def test_a_codec_without_a_streaming_decoder_is_decoded_within_the_page_budget(
+        tmp_path: Path) -> None:
+    # LZ4 pages are not read in pieces here: under the page budget (64 MiB) pyarrow decodes
+    # them and the value over the limit is found after decoding.
+    recs = records(3000, {1700: giant(20_000, 8)})
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="lz4", row_group_size=1500)
+    rows, bad, _ = read(path, tmp_path)
+    assert rows == expect(recs, {1700}) and [b[0] for b in bad] == [1701]
+
+
+@pytest.fixture
+def small_budget(monkeypatch: pytest.MonkeyPatch) -> int:
+    from engine.evidence import parquet_salvage
+
+    monkeypatch.setattr(parquet_salvage, "PAGE_BUDGET", 16_384)
+    return 16_384
+
+
+def test_over_the_page_budget_a_column_that_cannot_be_rebuilt_is_cut_and_the_records_kept(
+        tmp_path: Path, small_budget: int) -> None:
+    recs = records(3000, {1700: giant(20_000, 8)})
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="lz4", row_group_size=500)  # pages of ~12 KB but one
+    rows, bad, notes = read(path, tmp_path)
+    assert [r["_rec"] for r in rows] == list(range(1, 3001))
+    kept = [r for r in rows if not 1501 <= r["_rec"] <= 2000]
+    assert kept == [r for r in expect(recs, set()) if not 1501 <= r["_rec"] <= 2000]
+    assert all(r["csUriStem"] == "\u2702[not_decoded_over_the_4096-byte_limit]"
+               for r in rows[1500:2000])
+    assert all(r["n"] == r["_rec"] - 1 for r in rows)
+    assert [b[0] for b in bad] == [1501] and "records_1501-2000" in bad[0][1]
+    [note] = [n for n in notes if "not decoded" in n]
+    assert note.startswith("records 1,501-2,000 (one row group): column csUriStem not decoded "
+                           "(a page of ") and note.endswith(
+        "bytes in a column compressed with LZ4 (not read in pieces here); "
+        f"{pq.ParquetFile(path).metadata.row_group(3).column(1).total_uncompressed_size:,} "
+        "bytes in this row group), more than can be read within the 4,096-byte record limit; "
+        "the records are loaded without it"), note
+
+
+def test_a_nested_column_over_the_page_budget_is_cut_for_its_row_group(
+        tmp_path: Path, small_budget: int) -> None:
+    lists = [[f"e{i}"] for i in range(2000)]
+    lists[10] = ["x", giant(50_000, 1)]
+    table = pa.table({"csUriStem": [f"/s{i}" for i in range(2000)], "Entities": lists})
+    path = tmp_path / "x.parquet"
+    pq.write_table(table, path, row_group_size=1000)
+    rows, bad, notes = read(path, tmp_path)
+    assert [r["csUriStem"] for r in rows] == [f"/s{i}" for i in range(2000)]
+    assert all(r["Entities"] is None for r in rows[:1000])  # not text: null, not a marker
+    assert [r["Entities"] for r in rows[1000:]] == lists[1000:]
+    assert [b[0] for b in bad] == [1] and "a nested column" in notes[0]
+
+
+def test_a_dictionary_over_the_page_budget_costs_the_records_that_use_it(
+        tmp_path: Path, small_budget: int) -> None:
+    # 1,500 distinct values of ~50 bytes (75 KB of dictionary) with a giant among them:
+    # rebuilt, the dictionary would still be over the (patched) 16 KiB budget, so the
+    # records of its dictionary-encoded pages are bad records; a PLAIN page after the
+    # writer's fallback would load.
+    recs = records(1500, {700: giant(20_000, 3)})
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="zstd", dictionary_pagesize_limit=1 << 30)
+    rows, bad, notes = read(path, tmp_path)
+    lost = {n - 1 for n, _ in bad}
+    assert lost == {i for i, r in enumerate(recs) if r["csUriStem"] is not None} | {700} or \
+        lost == set(range(1500))  # nulls are in the same pages: they are records too
+    assert rows == expect(recs, lost)
+    assert "its dictionary page" in bad[0][1] and "16,384 bytes" in bad[0][1]
+
+
+def test_a_damaged_page_header_inside_a_big_chunk_cuts_only_that_column(
+        tmp_path: Path) -> None:
+    recs = records(2000, {})
+    for r in recs:
+        r["csUriStem"] = random.Random(r["n"]).randbytes(40).hex()
+    path = tmp_path / "x.parquet"
+    write(path, recs, compression="none", use_dictionary=False)
+    meta = pq.ParquetFile(path).metadata
+    chunk = meta.row_group(0).column(1)
+    data = bytearray(path.read_bytes())
+    data[chunk.data_page_offset] = 0xFF  # the first page header: not a struct any more
+    path.write_bytes(bytes(data))
+    # The chunk (160 KB) is over the 1 KiB limit and its pages cannot be walked: the
+    # column is cut; the other columns (their pages over the limit too) load exactly.
+    rows, bad, notes = read(path, tmp_path, limit=1024)
+    assert [r["n"] for r in rows] == list(range(2000))
+    assert [r["TimeGenerated"] for r in rows] == [r["TimeGenerated"] for r in recs]
+    assert [b[0] for b in bad] == [1] and "could not be walked" in notes[0]

@@ -557,6 +557,48 @@ def test_a_planted_value_in_a_big_parquet_row_group_costs_only_its_own_record(
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
 
 
+def test_an_incompressible_cell_in_a_big_parquet_row_group_is_never_decoded(
+        tmp_path: Path) -> None:
+    # 96 MiB of base64 random bytes (snappy cannot shrink it) as one cell among 20,000
+    # records in one row group, 1 MiB limit. Its page (the dictionary) says 96 MiB before
+    # anything is decoded; it is read in pieces and only its record is left out. Memory:
+    # measured against the same export without the cell (before: the cell was decoded,
+    # a few times its size; the 1 GB case by hand: 4.4 GiB -> 353 MiB).
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 20_000
+    stems = [f"/owa/auth/good{i}.js" for i in range(n)]
+    cell = "/owa/" + base64.b64encode(random.Random(13).randbytes(72 * MIB)).decode()
+    runs = {}
+    for name, value in (("without", None), ("with", cell)):
+        evidence = tmp_path / name
+        evidence.mkdir()
+        if value is not None:
+            stems[n // 2] = value
+        pq.write_table(pa.table({"TimeGenerated": ["2021-03-01T00:00:01Z"] * n,
+                                 "Computer": ["EXCH01"] * n, "csUriStem": stems,
+                                 "cIP": ["1.2.3.4"] * n}),
+                       evidence / "w3c_export.parquet", row_group_size=n)
+        stems[n // 2] = f"/owa/auth/good{n // 2}.js"
+        runs[name] = scan_measured(evidence, tmp_path / f"case-{name}",
+                                   env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    report, rss_kib = runs["with"]
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (n - 1, 1), entry
+    assert good_stems(tmp_path / "case-with") == sorted(
+        f"/owa/auth/good{i}.js" for i in range(n) if i != n // 2)
+    [(record, text)] = bad_lines(tmp_path / "case-with")
+    assert record == n // 2 + 1
+    assert text == (f"\u2702[record_{n // 2 + 1}_of_{len(cell)}_bytes_over_the_1048576-byte_limit "
+                    f"(EXHUNT_MAX_RECORD_BYTES); column csUriStem: {cell[:80]}]")
+    del cell
+    grown = rss_kib - runs["without"][1]
+    assert grown < 48 * 1024, f"peak RSS {rss_kib // 1024} MiB, {grown // 1024} MiB over the same export without the cell"
+
+
 def test_q_quits_the_console_while_a_bomb_loads_and_nothing_is_recorded_for_it(
         tmp_path: Path) -> None:
     """The real console in a pseudo-terminal: once the status line names the bomb, `q`

@@ -29,7 +29,8 @@ EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet")
 # The longest record (CSV line, JSON record, Parquet cell) an export may hold. Log Analytics
 # itself keeps string values far smaller; an alert with 100,000 entities is ~6 MB. A longer
 # one (a planted 200 MB cell) is left out as a bad record saying where it was, so neither
-# DuckDB nor the salvage ever holds it whole. DuckDB's own default for JSON objects.
+# DuckDB nor the salvage ever holds it whole (Parquet pages: see _parquet_batches). DuckDB's
+# own default for JSON objects.
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 # msticpy (and some older tools) name SecurityAlert columns differently.
@@ -167,9 +168,9 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
 
 
 PARQUET_BATCH_RECORDS = 4096
-# pyarrow reads each column chunk through a buffer of this size, page by page. Its default
-# (no buffer, pre_buffer=True) reads whole column chunks into memory first: a 1 GB chunk
-# of one incompressible cell was 1 GB before anything was decoded.
+# pyarrow reads each column chunk through a buffer of this size, page by page. Its defaults
+# (no buffer, pre_buffer=True) read whole column chunks into memory first: iterating a
+# 300 MB chunk of 1 KB values peaked at 368 MiB that way, 73 MiB through the buffer.
 PARQUET_READ_BUFFER = 1024 * 1024
 
 
@@ -179,12 +180,14 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
 
     Why batches: ``read_table`` held the whole export (and DuckDB a second copy) in memory.
     Here one batch is decoded at a time. Before a row group is decoded, the headers of all
-    its pages are read (engine.evidence.parquet_salvage): pyarrow never decodes a page over
-    ``max_record``. Such a page is read in pieces instead and every value over the limit is
-    replaced by a marker, which becomes a bad record here naming its record number (``_rec``,
-    1-based, like the other formats' lines), column, size and first bytes; the other
-    records of the row group load. A column that cannot be read that way is cut for its row
-    group (records kept without it, reported)."""
+    its pages are read (engine.evidence.parquet_salvage): pyarrow never decodes a text
+    column's page over ``max_record`` (nor any page over ``page_budget``). Such a page is
+    read in pieces instead and every value over the limit is replaced by a marker, which
+    becomes a bad record here naming its record number (``_rec``, 1-based, like the other
+    formats' lines), column, size and first 80 bytes; the other records of the row group
+    load. A column that cannot be read that way is cut for its row group (its records kept
+    without it, reported). A value over the limit that pyarrow did decode (a page under the
+    budget in a column that cannot be rebuilt) is left out the same way after decoding."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -197,8 +200,15 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
     source = pq.ParquetFile(path, buffer_size=PARQUET_READ_BUFFER, pre_buffer=False)
     original = list(source.schema_arrow.names)
     names = ["_rec", *(f"c{i}" for i in range(len(original)))]
+
+    def loadable(t):
+        # pyarrow 26 cannot filter (take) view types: their large twins hold the same text.
+        return (pa.large_string() if pa.types.is_string_view(t)
+                else pa.large_binary() if pa.types.is_binary_view(t) else t)
+
+    types = [loadable(f.type) for f in source.schema_arrow]
     schema = pa.schema([pa.field("_rec", pa.int64()),
-                        *(pa.field(f"c{i}", f.type) for i, f in enumerate(source.schema_arrow))])
+                        *(pa.field(f"c{i}", t) for i, t in enumerate(types))])
     meta = source.metadata
     owners = leaf_fields(source.schema_arrow)
 
@@ -261,7 +271,8 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                 columns = list(batch.columns)
                 for i in sorted(plan.cut):
                     columns.insert(i, cut_column(i, batch.num_rows))
-                yield columns, rebuilt, pages_cut
+                yield ([c if c.type == types[i] else c.cast(types[i])
+                        for i, c in enumerate(columns)], rebuilt, pages_cut)
         finally:
             if rebuilt is not None:
                 rebuilt.close()

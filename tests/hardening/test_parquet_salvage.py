@@ -125,6 +125,29 @@ def test_a_required_column_and_a_binary_column(tmp_path: Path) -> None:
     assert "column blob: " in bad[1][1]
 
 
+@pytest.mark.parametrize("arrow_type", [pa.large_string(), pa.string_view(),
+                                        pa.dictionary(pa.int32(), pa.string()),
+                                        pa.large_binary()])
+def test_every_arrow_text_type_stored_in_the_file(tmp_path: Path, arrow_type) -> None:
+    # pyarrow stores the Arrow type with the file and reads it back as that type: the
+    # markers must be found in each.
+    recs = records(2000, {5: giant(10_000, 1), 1500: giant(6_000, 2)})
+    values = [r["csUriStem"] for r in recs]
+    if pa.types.is_large_binary(arrow_type):
+        values = [v.encode() if v is not None else None for v in values]
+    table = pa.table({"csUriStem": pa.array(values, pa.large_string() if not
+                                            pa.types.is_large_binary(arrow_type)
+                                            else arrow_type).cast(arrow_type),
+                      "n": [r["n"] for r in recs]})
+    path = tmp_path / "x.parquet"
+    pq.write_table(table, path)
+    assert pq.ParquetFile(path).schema_arrow.field(0).type == arrow_type
+    rows, bad, _ = read(path, tmp_path)
+    assert [b[0] for b in bad] == [6, 1501]
+    assert [r["n"] for r in rows] == [i for i in range(2000) if i not in (5, 1500)]
+    assert [r["csUriStem"] for r in rows] == [v for i, v in enumerate(values) if i not in (5, 1500)]
+
+
 def test_a_page_in_another_encoding_costs_the_records_it_covers(tmp_path: Path) -> None:
     # DELTA_LENGTH_BYTE_ARRAY is not read in pieces here: the page over the limit is not
     # decoded, its records are bad records ("in_a_page"), every other record loads.

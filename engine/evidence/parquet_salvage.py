@@ -116,6 +116,16 @@ def _oversized(page: Page, limit: int) -> bool:
     return max(page.compressed_size, page.uncompressed_size) > limit
 
 
+def _too_large(page: Page, max_record: int, budget: int) -> bool:
+    """Whether a text column's page cannot go to pyarrow as it is: one that may hold a
+    value over the limit (a dictionary, or a data page holding values) over the record
+    limit, or a page of dictionary indices over the page budget (it holds no values, so
+    only its own size matters)."""
+    if page.is_data and page.encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY):
+        return _oversized(page, budget)
+    return _oversized(page, max_record)
+
+
 def page_budget(max_record: int) -> int:
     """The largest page (or dictionary) pyarrow is ever given."""
     return max(max_record, PAGE_BUDGET)
@@ -136,7 +146,7 @@ def plan_row_group(f: BinaryIO, source, group: int, max_record: int) -> GroupPla
         chunk = meta.column(leaf)
         top = owners[leaf] if leaf < len(owners) else leaf
         why = _cannot_rebuild(source, leaf, top, chunk)
-        limit = budget if why else max_record
+        limit = budget if why else max_record  # for a chunk that cannot be walked
         start, length = column_chunk_range(chunk)
         try:
             pages = walk_column_chunk(f, start, length)
@@ -146,7 +156,9 @@ def plan_row_group(f: BinaryIO, source, group: int, max_record: int) -> GroupPla
             if max(chunk.total_compressed_size, chunk.total_uncompressed_size) > limit:
                 plan.cut.setdefault(top, f"its pages could not be walked ({exc})")
             continue
-        if not any(_oversized(p, limit) for p in pages):
+        if why and not any(_oversized(p, budget) for p in pages):
+            continue
+        if not why and not any(_too_large(p, max_record, budget) for p in pages):
             continue
         why = why or _pages_cannot_be_rebuilt(pages, meta.num_rows)
         if why:
@@ -415,7 +427,7 @@ def rebuild_chunk(f: BinaryIO, spill: _Spill, pages: list[Page], codec: str, max
         if page.encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY) and not usable:
             r.cut_page(page, f"its dictionary page ({dictionary.uncompressed_size:,} bytes) "  # type: ignore[union-attr]
                              f"holds more than {budget:,} bytes of values under the limit")
-        elif not _oversized(page, max_record):
+        elif not _too_large(page, max_record, budget):
             r.keep(page)
         elif page.encoding == PLAIN:
             mark = r.chunk.mark()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from engine.evidence.exports import _parquet_batches
 
@@ -256,3 +257,48 @@ def test_a_damaged_page_header_inside_a_big_chunk_cuts_only_that_column(
     assert [r["n"] for r in rows] == list(range(2000))
     assert [r["TimeGenerated"] for r in rows] == [r["TimeGenerated"] for r in recs]
     assert [b[0] for b in bad] == [1] and "could not be walked" in notes[0]
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstd", "uncompressed"])
+def test_a_duckdb_written_export(tmp_path: Path, codec: str) -> None:
+    # DuckDB writes PLAIN_DICTIONARY data pages of 100,000 indices (over the 4 KiB limit,
+    # but indices hold no values: they stay pyarrow's) and a dictionary with the giants.
+    import duckdb
+
+    path = tmp_path / "x.parquet"
+    duckdb.execute(
+        "COPY (SELECT i AS n, CASE WHEN i IN (7, 30000, 99999) THEN repeat('Z', 50000) || i "
+        "WHEN i % 10 = 0 THEN NULL ELSE 'v' || (i % 5000) END AS s FROM range(100000) t(i)) "
+        f"TO '{path}' (FORMAT parquet, COMPRESSION {codec})")
+    rows, bad, notes = read(path, tmp_path)
+    assert [b[0] for b in bad] == [8, 30001, 100000] and "column s: ZZZZ" in bad[0][1]
+    assert [(r["n"], r["s"]) for r in rows] == [
+        (i, None if i % 10 == 0 else f"v{i % 5000}") for i in range(100000)
+        if i not in (7, 30000, 99999)]
+    assert not notes
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 2500), giants=st.sets(st.integers(0, 2499), max_size=4),
+       codec=st.sampled_from(["snappy", "zstd", "gzip", "none"]),
+       version=st.sampled_from(["1.0", "2.0"]), dictionary=st.booleans(),
+       page=st.sampled_from([1024, 8192, 1 << 20]), group=st.sampled_from([100, 1000, 5000]),
+       nulls=st.floats(0, 1), seed=st.integers(0, 99))
+def test_any_writer_layout_keeps_exactly_the_records_without_a_long_value(
+        tmp_path_factory, rows, giants, codec, version, dictionary, page, group, nulls,
+        seed) -> None:
+    tmp = tmp_path_factory.mktemp("layout")
+    rng = random.Random(seed)
+    giants = {g for g in giants if g < rows}
+    stems = [None if rng.random() < nulls else rng.randbytes(rng.randint(0, 60)).hex()
+             for _ in range(rows)]
+    for g in giants:
+        stems[g] = giant(rng.randint(LIMIT + 1, 30_000), g)
+    recs = [{"csUriStem": s, "n": i} for i, s in enumerate(stems)]
+    path = tmp / "x.parquet"
+    write(path, recs, compression=codec, data_page_version=version,
+          use_dictionary=dictionary, data_page_size=page, row_group_size=group)
+    got, bad, notes = read(path, tmp)
+    assert got == expect(recs, giants)
+    assert [b[0] for b in bad] == sorted(g + 1 for g in giants)
+    assert not notes

@@ -139,7 +139,9 @@ class CompactReader:
 
     @staticmethod
     def _key(key: object) -> object:
-        return bytes(key) if isinstance(key, memoryview) else key
+        if isinstance(key, (list, dict)):  # a damaged map: keys are scalars in Parquet
+            raise PageError("a map key that is not a scalar")
+        return key
 
     def field_header(self, last: int) -> tuple[int, int]:
         """(field id, compact type) of the next field; (0, T_STOP) at the struct's end."""

@@ -288,3 +288,10 @@ def test_levels_decode_pyarrows_bit_packed_runs(tmp_path: Path) -> None:
             f.seek(page.body_offset)
             got += decode_levels(f.read(page.def_levels_size), 1, page.num_values)
     assert list(got) == [0 if v is None else 1 for v in values]
+
+
+def test_a_map_whose_key_is_a_list_is_a_page_error() -> None:
+    # Found by mutating pages: a damaged header decoded a list where a map key was.
+    data = bytes([0x1B, 0x01, 0x99, 0x19, 0x00, 0x00])  # field 1: map<list, list>
+    with pytest.raises(PageError):
+        CompactReader(data).struct()

@@ -302,3 +302,32 @@ def test_any_writer_layout_keeps_exactly_the_records_without_a_long_value(
     assert got == expect(recs, giants)
     assert [b[0] for b in bad] == sorted(g + 1 for g in giants)
     assert not notes
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstd", "gzip", "none"])
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_damaged_pages_of_a_rebuilt_column_fail_as_the_readers_own_errors(
+        tmp_path: Path, codec: str, version: str) -> None:
+    # Random bytes changed in the column chunk that holds the giants (headers most often):
+    # a read either completes or fails with pyarrow's or the OS's error, which the ingest
+    # turns into a skipped file's reason; never with an error of this reader's own code.
+    recs = records(1500, {3: giant(20_000, 1), 900: giant(9_000, 2)})
+    base = tmp_path / "base.parquet"
+    write(base, recs, compression=codec, data_page_version=version, row_group_size=1000,
+          data_page_size=8000)
+    data = base.read_bytes()
+    chunk = pq.ParquetFile(base).metadata.row_group(0).column(1)
+    lo = min(chunk.dictionary_page_offset or chunk.data_page_offset, chunk.data_page_offset)
+    hi = lo + chunk.total_compressed_size
+    rng = random.Random(f"{codec}{version}")
+    for _ in range(40):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(lo, min(hi, lo + 200) if rng.random() < 0.5 else hi)] = \
+                rng.randrange(256)
+        path = tmp_path / "damaged.parquet"
+        path.write_bytes(bytes(damaged))
+        try:  # read_all, not to_pylist: a damaged string need not be UTF-8 any more
+            _parquet_batches(path, LIMIT, [], [], spill_dir=tmp_path)[1].read_all()
+        except (pa.ArrowException, OSError):
+            pass

@@ -241,7 +241,7 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
         rebuilt = None
         if plan.rebuild:
             try:
-                rebuilt = rebuild_row_group(path, raw, source, plan, max_record, spill_dir)
+                rebuilt = rebuild_row_group(raw, source, plan, max_record, spill_dir)
             except PageError as exc:  # a footer this reader cannot copy: cut instead
                 for leaf in plan.rebuild:
                     plan.cut.setdefault(owners[leaf], f"its row group could not be rebuilt ({exc})")

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.evidence.parquet_pages import (
-    CODECS, DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
-    RLE_DICTIONARY, STREAMABLE_CODECS, T_I32, T_LIST, T_STRUCT, CompactReader, CompactWriter,
+    DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
+    RLE_DICTIONARY, STREAMABLE_CODECS, T_STRUCT, CompactReader, CompactWriter,
     Page, PageBody, PageError, bit_width, column_chunk_range, decode_levels, encode_levels,
     walk_column_chunk,
 )
@@ -411,22 +411,24 @@ def rebuild_chunk(f: BinaryIO, spill: _Spill, pages: list[Page], codec: str, max
                   markers: dict[bytes, Marker]) -> _Chunk:
     r = _Rebuilder(f, spill, codec, max_def, top, max_record, token, markers)
     budget = page_budget(max_record)
-    usable = True
+    unusable = None  # why the dictionary cannot be used, if it cannot
     dictionary = pages[0] if pages and pages[0].kind == DICTIONARY_PAGE else None
     if dictionary is not None:
         if _oversized(dictionary, max_record):
             try:
-                usable = r.dictionary(dictionary, budget)
-            except PageError:
-                usable = False
+                if not r.dictionary(dictionary, budget):
+                    unusable = (f"its dictionary page ({dictionary.uncompressed_size:,} bytes) "
+                                f"holds more than {budget:,} bytes of values under the limit")
+            except PageError as exc:
+                unusable = (f"its dictionary page ({dictionary.uncompressed_size:,} bytes) "
+                            f"could not be read ({exc})")
         else:
             r.keep(dictionary)
     for page in pages:
         if not page.is_data:
             continue  # the dictionary (done) and index pages (readers skip them)
-        if page.encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY) and not usable:
-            r.cut_page(page, f"its dictionary page ({dictionary.uncompressed_size:,} bytes) "  # type: ignore[union-attr]
-                             f"holds more than {budget:,} bytes of values under the limit")
+        if page.encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY) and unusable:
+            r.cut_page(page, unusable)
         elif not _too_large(page, max_record, budget):
             r.keep(page)
         elif page.encoding == PLAIN:
@@ -584,7 +586,7 @@ class Rebuilt:
         self.spill.file.close()
 
 
-def rebuild_row_group(path: Path, f: BinaryIO, source, plan: GroupPlan, max_record: int,
+def rebuild_row_group(f: BinaryIO, source, plan: GroupPlan, max_record: int,
                       spill_dir: Path | None) -> Rebuilt:
     """The virtual file for ``plan.group`` with the chunks in ``plan.rebuild`` rebuilt."""
     footer, footer_start = _read_footer(f)
@@ -640,5 +642,5 @@ def rebuild_row_group(path: Path, f: BinaryIO, source, plan: GroupPlan, max_reco
         raise
 
 
-__all__ = ["CODECS", "GroupPlan", "Marker", "Rebuilt", "T_I32", "T_LIST", "VirtualFile",
-           "is_text_type", "leaf_fields", "plan_row_group", "rebuild_row_group"]
+__all__ = ["GroupPlan", "Marker", "Rebuilt", "VirtualFile", "is_text_type", "leaf_fields",
+           "page_budget", "plan_row_group", "rebuild_row_group"]

@@ -331,3 +331,42 @@ def test_damaged_pages_of_a_rebuilt_column_fail_as_the_readers_own_errors(
             _parquet_batches(path, LIMIT, [], [], spill_dir=tmp_path)[1].read_all()
         except (pa.ArrowException, OSError):
             pass
+
+
+_ARROW_PEAK = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+from engine.evidence.exports import _parquet_batches
+names, reader = _parquet_batches(Path(sys.argv[1]), int(sys.argv[2]), [], [], Path(sys.argv[3]))
+for batch in reader:
+    pass
+print(pa.default_memory_pool().max_memory())
+"""
+
+
+@pytest.mark.parametrize("giant_mib", [0, 64])
+def test_arrow_never_holds_a_whole_column_chunk_or_a_value_over_the_limit(
+        tmp_path: Path, giant_mib: int) -> None:
+    # A 48 MiB column chunk of 1 KiB incompressible values, and (second case) a 64 MiB
+    # incompressible value among them: the peak of pyarrow's own allocations, in a fresh
+    # process, stays far under either. (pyarrow's defaults read the whole chunk: 57 MiB.)
+    import subprocess
+    import sys
+
+    from tests.hardening.harness import REPO
+
+    rng = random.Random(4)
+    values = [base64.b64encode(rng.randbytes(768)).decode() for _ in range(48 * 1024)]
+    if giant_mib:
+        values[20_000] = base64.b64encode(rng.randbytes(giant_mib * 3 << 18)).decode()
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"csUriStem": values}), path, row_group_size=1 << 20,
+                   use_dictionary=False)
+    del values
+    done = subprocess.run([sys.executable, "-c", _ARROW_PEAK, str(path), str(4 << 20),
+                           str(tmp_path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak = int(done.stdout.split()[-1])
+    assert peak < 24 << 20, f"pyarrow peaked at {peak >> 20} MiB"

@@ -19,11 +19,15 @@ from glob import escape as glob_escape
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from engine.evidence.w3c_layout import CUT_LINE_MARK, LineCap
 from engine.tables import SECURITYALERT, W3CIISLOG, Table
+
+if TYPE_CHECKING:  # pyarrow is imported where Parquet is read
+    import pyarrow as pa
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet")
 # The longest record (CSV line, JSON record, Parquet cell) an export may hold. Log Analytics
@@ -175,7 +179,8 @@ PARQUET_READ_BUFFER = 1024 * 1024
 
 
 def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
-                     notes: list[str], spill_dir: Path | None = None):
+                     notes: list[str], spill_dir: Path | None = None,
+                     ) -> tuple[list[str], pa.RecordBatchReader]:
     """(original column names, a RecordBatchReader over the file with columns _rec, c0..cN).
 
     Why batches: ``read_table`` held the whole export (and DuckDB a second copy) in memory.

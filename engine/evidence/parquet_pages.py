@@ -25,7 +25,10 @@ import struct
 import zlib
 from dataclasses import dataclass
 from itertools import groupby
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
+
+if TYPE_CHECKING:  # pyarrow is imported where it is used
+    import pyarrow.parquet as pq
 
 # Parquet's enums (parquet.thrift), the values used here.
 DATA_PAGE, INDEX_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 = 0, 1, 2, 3
@@ -343,19 +346,20 @@ def parse_page_header(data: bytes | memoryview, offset: int = 0) -> Page:
         h = fields.get(8)
         if not isinstance(h, dict):
             raise PageError("data page v2 without its header")
+        def_size = _as_int(h.get(5), "level size")
+        rep_size = _as_int(h.get(6), "level size")
+        if def_size < 0 or rep_size < 0 or def_size + rep_size > compressed:
+            raise PageError("v2 levels larger than the page")
         extra = dict(num_values=_as_int(h.get(1), "value count"),
                      num_nulls=_as_int(h.get(2), "null count"),
                      num_rows=_as_int(h.get(3), "row count"),
                      encoding=_as_int(h.get(4), "encoding"),
-                     def_levels_size=_as_int(h.get(5), "level size"),
-                     rep_levels_size=_as_int(h.get(6), "level size"),
+                     def_levels_size=def_size, rep_levels_size=rep_size,
                      is_compressed=h.get(7, True) is not False)
-        if (extra["def_levels_size"] < 0 or extra["rep_levels_size"] < 0  # type: ignore[operator]
-                or extra["def_levels_size"] + extra["rep_levels_size"] > compressed):  # type: ignore[operator]
-            raise PageError("v2 levels larger than the page")
     if _as_int(extra.get("num_values", 0), "value count") < 0:
         raise PageError("negative value count")
-    return Page(kind, offset, reader.pos, compressed, uncompressed, **extra)  # type: ignore[arg-type]
+    return Page(kind, offset, reader.pos, compressed, uncompressed,
+                **extra)  # type: ignore[arg-type]
 
 
 def read_page_header(f: BinaryIO, offset: int, end: int) -> Page:
@@ -393,14 +397,14 @@ def walk_column_chunk(f: BinaryIO, start: int, length: int,
     return pages
 
 
-def column_chunk_range(meta: object) -> tuple[int, int]:
+def column_chunk_range(meta: pq.ColumnChunkMetaData) -> tuple[int, int]:
     """(start, length) of a column chunk on disk from pyarrow's ColumnChunkMetaData, as
     pyarrow itself computes it (a dictionary offset of 0 means none: some writers set it)."""
-    start = meta.data_page_offset  # type: ignore[attr-defined]
-    dictionary = meta.dictionary_page_offset  # type: ignore[attr-defined]
-    if meta.has_dictionary_page and dictionary and 0 < dictionary < start:  # type: ignore[attr-defined]
+    start = meta.data_page_offset
+    dictionary = meta.dictionary_page_offset
+    if meta.has_dictionary_page and dictionary and 0 < dictionary < start:
         start = dictionary
-    return start, meta.total_compressed_size  # type: ignore[attr-defined]
+    return start, meta.total_compressed_size
 
 
 # ---------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from engine.evidence.parquet_pages import (
     DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
@@ -53,6 +53,10 @@ PAGE_BUDGET = 64 * 1024 * 1024
 NEW_PAGE_BYTES = 1024 * 1024  # how much a rewritten page holds (pyarrow's default size)
 EXCERPT_BYTES = 80
 _INT = struct.Struct("<I")
+
+if TYPE_CHECKING:  # pyarrow is imported where it is used: the engine starts without it
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 
 @dataclass
@@ -78,7 +82,7 @@ class GroupPlan:
         return not self.rebuild and not self.cut
 
 
-def leaf_fields(schema_arrow) -> list[int]:
+def leaf_fields(schema_arrow: pa.Schema) -> list[int]:
     """The top-level field each Parquet leaf column belongs to (a struct's or a map's
     leaves all belong to it), in leaf order."""
     import pyarrow as pa
@@ -101,7 +105,7 @@ def leaf_fields(schema_arrow) -> list[int]:
     return out
 
 
-def is_text_type(t) -> bool:
+def is_text_type(t: pa.DataType) -> bool:
     """Arrow types a marker value can stand in (and that a cut shows as text)."""
     import pyarrow as pa
 
@@ -131,7 +135,8 @@ def page_budget(max_record: int) -> int:
     return max(max_record, PAGE_BUDGET)
 
 
-def plan_row_group(f: BinaryIO, source, group: int, max_record: int) -> GroupPlan:
+def plan_row_group(f: BinaryIO, source: pq.ParquetFile, group: int,
+                   max_record: int) -> GroupPlan:
     """Walks every column chunk of ``group`` and says what reading it needs.
 
     A text column's page over ``max_record`` may hold a value over it: such a chunk is
@@ -172,7 +177,8 @@ def plan_row_group(f: BinaryIO, source, group: int, max_record: int) -> GroupPla
     return plan
 
 
-def _cannot_rebuild(source, leaf: int, top: int, chunk) -> str | None:
+def _cannot_rebuild(source: pq.ParquetFile, leaf: int, top: int,
+                    chunk: pq.ColumnChunkMetaData) -> str | None:
     """Why this column's chunks cannot be rebuilt here (None: they can)."""
     column = source.schema.column(leaf)
     field_type = source.schema_arrow.field(top).type
@@ -575,7 +581,7 @@ class Rebuilt:
     columns: set[int]
     spill: _Spill
 
-    def parquet(self, buffer_size: int):
+    def parquet(self, buffer_size: int) -> pq.ParquetFile:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -586,8 +592,8 @@ class Rebuilt:
         self.spill.file.close()
 
 
-def rebuild_row_group(f: BinaryIO, source, plan: GroupPlan, max_record: int,
-                      spill_dir: Path | None) -> Rebuilt:
+def rebuild_row_group(f: BinaryIO, source: pq.ParquetFile, plan: GroupPlan,
+                      max_record: int, spill_dir: Path | None) -> Rebuilt:
     """The virtual file for ``plan.group`` with the chunks in ``plan.rebuild`` rebuilt."""
     footer, footer_start = _read_footer(f)
     top = _spans(footer, 0)

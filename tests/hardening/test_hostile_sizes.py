@@ -596,7 +596,8 @@ def test_an_incompressible_cell_in_a_big_parquet_row_group_is_never_decoded(
                     f"(EXHUNT_MAX_RECORD_BYTES); column csUriStem: {cell[:80]}]")
     del cell
     grown = rss_kib - runs["without"][1]
-    assert grown < 48 * 1024, f"peak RSS {rss_kib // 1024} MiB, {grown // 1024} MiB over the same export without the cell"
+    assert grown < 48 * 1024, (f"peak RSS {rss_kib // 1024} MiB: {grown // 1024} MiB over the "
+                               "same export without the cell")
 
 
 def test_q_quits_the_console_while_a_bomb_loads_and_nothing_is_recorded_for_it(

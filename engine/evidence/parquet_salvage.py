@@ -12,18 +12,27 @@ value: it is dictionary-encoded before the writer falls back to PLAIN) and PLAIN
 pages are rewritten value by value, each value over ``max_record`` replaced by a short
 marker (its first 80 bytes kept as the excerpt, the rest passed unread), the good values
 into new pages of about 1 MiB. A page that cannot be read in pieces (another encoding, a
-codec without a streaming decoder) becomes pages of markers, one per record it covers.
-The caller turns every marker back into a bad record: only the records that held a value
-over the limit (or sat in such a page) are lost, the others load.
+damaged page, a dictionary whose good values alone exceed the page budget) becomes pages of
+markers, one per record it covers. The caller turns every marker back into a bad record:
+only the records that held a value over the limit (or sat in such a page) are lost.
 
-A column whose chunk cannot be rebuilt (nested, not text or bytes, an unreadable chunk) is
-*cut* for that row group: the records load without it (a visible marker in text columns,
-null otherwise) and the caller reports it.
+Which pages count as too large: in a flat text column (rebuildable), a dictionary page or
+a page holding values over ``max_record`` (any value over the limit is in such a page),
+a page of dictionary indices (no values) over ``page_budget``. Any other column (nested,
+fixed-width, LZ4 or LZO pages) has its pages decoded by pyarrow up to ``page_budget``;
+a chunk with a larger page, or whose pages cannot be walked, is *cut* for that row group:
+the records load without it (a visible marker in text columns, null otherwise) and the
+caller reports it.
 
-Memory: pyarrow decodes pages of at most ``max_record`` in text columns and of at most
-``page_budget(max_record)`` otherwise (dictionaries included); a rewrite holds one new page
-(~1 MiB plus one value under the limit), the rebuilt dictionary (under the same budget)
-and the streams' pieces (a few MiB). Rebuilt pages go to a spill file on disk.
+The memory bound, beyond DuckDB's own: pyarrow holds, per column, the page it decodes --
+at most ``max_record`` for text values, at most ``page_budget`` = max(64 MiB,
+``max_record``) otherwise, dictionaries included -- at about three times its size while it
+decodes, plus one batch (4,096 records). A rebuild adds the rebuilt dictionary (under the
+budget) with its compressed copy, one new page (~1 MiB plus one value under the limit) and
+the streams' pieces (a few MiB). A value over the limit is never held, only its first 80
+bytes. Rebuilt pages go to a spill file on disk (unlinked when opened). Not bounded here:
+a batch of 4,096 records each under the limit (a dictionary value of a few MiB that every
+record repeats decodes to 4,096 copies).
 """
 from __future__ import annotations
 

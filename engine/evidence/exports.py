@@ -19,17 +19,22 @@ from glob import escape as glob_escape
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from engine.evidence.w3c_layout import CUT_LINE_MARK, LineCap
 from engine.tables import SECURITYALERT, W3CIISLOG, Table
 
+if TYPE_CHECKING:  # pyarrow is imported where Parquet is read
+    import pyarrow as pa
+
 EXPORT_FORMATS = ("csv", "json", "jsonl", "parquet")
 # The longest record (CSV line, JSON record, Parquet cell) an export may hold. Log Analytics
 # itself keeps string values far smaller; an alert with 100,000 entities is ~6 MB. A longer
 # one (a planted 200 MB cell) is left out as a bad record saying where it was, so neither
-# DuckDB nor the salvage ever holds it whole. DuckDB's own default for JSON objects.
+# DuckDB nor the salvage ever holds it whole (Parquet pages: see _parquet_batches). DuckDB's
+# own default for JSON objects.
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 # msticpy (and some older tools) name SecurityAlert columns differently.
@@ -102,7 +107,8 @@ def _csv_header(path: Path, gz: bool) -> list[str]:
 def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool,
                     max_record: int = DEFAULT_MAX_RECORD_BYTES,
                     bad: list[tuple[int, str]] | None = None,
-                    notes: list[str] | None = None) -> tuple[list[str], list[str]]:
+                    notes: list[str] | None = None,
+                    spill_dir: Path | None = None) -> tuple[list[str], list[str]]:
     """Create the temp view ``export_src`` with columns c0..cN; return (original names,
     DuckDB types). Parquet records with a cell over ``max_record`` bytes are appended to
     ``bad`` instead (the other formats' long records make DuckDB fail: see _salvage_copy)."""
@@ -154,7 +160,7 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
         return original, ["VARCHAR"] * len(original)
     if fmt == "parquet":
         original, reader = _parquet_batches(path, max_record, bad if bad is not None else [],
-                                            notes if notes is not None else [])
+                                            notes if notes is not None else [], spill_dir)
         con.register("export_arrow", reader)
         try:
             con.execute("CREATE TEMP TABLE export_src_t AS SELECT * FROM export_arrow")
@@ -166,88 +172,183 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
 
 
 PARQUET_BATCH_RECORDS = 4096
+# pyarrow reads each column chunk through a buffer of this size, page by page. Its defaults
+# (no buffer, pre_buffer=True) read whole column chunks into memory first: iterating a
+# 300 MB chunk of 1 KB values peaked at 368 MiB that way, 73 MiB through the buffer.
+PARQUET_READ_BUFFER = 1024 * 1024
 
 
 def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
-                     notes: list[str]):
+                     notes: list[str], spill_dir: Path | None = None,
+                     ) -> tuple[list[str], pa.RecordBatchReader]:
     """(original column names, a RecordBatchReader over the file with columns _rec, c0..cN).
 
     Why batches: ``read_table`` held the whole export (and DuckDB a second copy) in memory.
-    Here one batch is decoded at a time; a row group whose column chunk is over
-    ``max_record`` x 16 uncompressed and either over ``max_record`` per record or over 64x
-    its compressed size (a planted value that compresses to nothing) is not decoded at
-    all, and a record with one cell over
-    ``max_record`` bytes is left out after decoding (memory: a few times that cell). Both
-    become bad records naming the record numbers (``_rec``, 1-based, like the other
-    formats' lines) and the column."""
+    Here one batch is decoded at a time. Before a row group is decoded, the headers of all
+    its pages are read (engine.evidence.parquet_salvage): pyarrow never decodes a text
+    column's page over ``max_record`` (nor any page over ``page_budget``). Such a page is
+    read in pieces instead and every value over the limit is replaced by a marker, which
+    becomes a bad record here naming its record number (``_rec``, 1-based, like the other
+    formats' lines), column, size and first 80 bytes; the other records of the row group
+    load. A column that cannot be read that way is cut for its row group (its records kept
+    without it, reported). A value over the limit that pyarrow did decode (a page under the
+    budget in a column that cannot be rebuilt) is left out the same way after decoding."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(path)
+    from engine.evidence.parquet_pages import PageError
+    from engine.evidence.parquet_salvage import (
+        is_text_type, leaf_fields, plan_row_group, rebuild_row_group,
+    )
+
+    source = pq.ParquetFile(path, buffer_size=PARQUET_READ_BUFFER, pre_buffer=False)
     original = list(source.schema_arrow.names)
     names = ["_rec", *(f"c{i}" for i in range(len(original)))]
+
+    def loadable(t):
+        # pyarrow 26 cannot filter (take) view types: their large twins hold the same text.
+        return (pa.large_string() if pa.types.is_string_view(t)
+                else pa.large_binary() if pa.types.is_binary_view(t) else t)
+
+    types = [loadable(f.type) for f in source.schema_arrow]
     schema = pa.schema([pa.field("_rec", pa.int64()),
-                        *(pa.field(f"c{i}", f.type) for i, f in enumerate(source.schema_arrow))])
+                        *(pa.field(f"c{i}", t) for i, t in enumerate(types))])
     meta = source.metadata
-    chunk_limit = max_record * 16
+    owners = leaf_fields(source.schema_arrow)
+
+    def cut_column(i: int, n: int):
+        """What a cut column holds: a visible marker in text, null otherwise."""
+        t = source.schema_arrow.field(i).type
+        if not is_text_type(t):
+            return pa.nulls(n, t)
+        plain = t.value_type if pa.types.is_dictionary(t) else t
+        text = f"{_CUT_MARK}not_decoded_over_the_{max_record}-byte_limit]"
+        base = (pa.binary() if pa.types.is_binary(plain) or pa.types.is_large_binary(plain)
+                or pa.types.is_binary_view(plain) else pa.string())
+        return pa.array([text] * n, base).cast(t)
+
+    def marked(column, values: list[bytes]):
+        """Indices of the cells of ``column`` that are one of the marker ``values``."""
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        probe = column.cast(pa.large_binary())
+        hits = pc.fill_null(pc.is_in(probe, value_set=pa.array(values, pa.large_binary())),
+                            False)
+        if not pc.any(hits).as_py():
+            return [], probe
+        return pc.indices_nonzero(hits).to_pylist(), probe
+
+    def group_batches(raw, group: int, first: int):
+        plan = plan_row_group(raw, source, group, max_record)
+        rows = plan.rows
+        last = first + rows - 1
+        rebuilt = None
+        if plan.rebuild:
+            try:
+                rebuilt = rebuild_row_group(raw, source, plan, max_record, spill_dir)
+            except PageError as exc:  # a footer this reader cannot copy: cut instead
+                for leaf in plan.rebuild:
+                    plan.cut.setdefault(owners[leaf], f"its row group could not be rebuilt ({exc})")
+                plan.rebuild.clear()
+        for i, why in sorted(plan.cut.items()):
+            size = sum(meta.row_group(group).column(leaf).total_uncompressed_size
+                       for leaf, top in enumerate(owners) if top == i)
+            bad.append((first, _cut_record_text(
+                f"records_{first}-{last}", size, max_record,
+                f"column {original[i]}, not decoded ({why}); the records loaded without it")))
+            notes.append(
+                f"records {first:,}-{last:,} (one row group): column {original[i]} not decoded "
+                f"({why}; {size:,} bytes in this row group), more than can be read within "
+                f"the {max_record:,}-byte record limit; the records are loaded without it")
+        pages_cut: dict[bytes, list[int]] = {}
+        try:
+            reader = rebuilt.parquet(PARQUET_READ_BUFFER) if rebuilt else source
+            index = 0 if rebuilt else group
+            if plan.cut:
+                leaves = [leaf for leaf, top in enumerate(owners) if top not in plan.cut]
+                stream = reader.reader.iter_batches(PARQUET_BATCH_RECORDS, row_groups=[index],
+                                                    column_indices=leaves, use_threads=False)
+            else:
+                stream = reader.iter_batches(batch_size=PARQUET_BATCH_RECORDS,
+                                             row_groups=[index], use_threads=False)
+            for batch in stream:
+                columns = list(batch.columns)
+                for i in sorted(plan.cut):
+                    columns.insert(i, cut_column(i, batch.num_rows))
+                yield ([c if c.type == types[i] else c.cast(types[i])
+                        for i, c in enumerate(columns)], rebuilt, pages_cut)
+        finally:
+            if rebuilt is not None:
+                rebuilt.close()
+        for value, records in pages_cut.items():
+            info = rebuilt.markers[value]  # type: ignore[union-attr]
+            notes.append(
+                f"{len(records):,} record(s) from record {records[0]:,} on left out, their "
+                f"column {original[info.column]} not decoded: {info.why} (over the "
+                f"{max_record:,}-byte record limit)")
 
     def batches():
         first = 1
-        for group in range(meta.num_row_groups):
-            rows = meta.row_group(group).num_rows
-            chunks = [meta.row_group(group).column(c)
-                      for c in range(meta.row_group(group).num_columns)]
-            sizes = [c.total_uncompressed_size for c in chunks]
-            big = chunks[sizes.index(max(sizes))] if sizes else None
-            # A planted giant value (say 2 GB of one byte, a few KB on disk) shows as a huge
-            # chunk that is either mostly one record or far more compressible than real
-            # data (measured exports: 3-10x): decoding it would need several times its size,
-            # so the row group is left out unread.
-            if big is not None and big.total_uncompressed_size > chunk_limit and (
-                    big.total_uncompressed_size > rows * max_record
-                    or big.total_uncompressed_size > 64 * max(big.total_compressed_size, 1)):
-                column = big.path_in_schema
-                what = f"record_{first}" if rows == 1 else f"records_{first}-{first + rows - 1}"
-                bad.append((first, _cut_record_text(what, max(sizes), chunk_limit,
-                                                    f"column {column}, not decoded")))
-                notes.append(
-                    f"records {first:,}-{first + rows - 1:,} (one row group) left out undecoded: "
-                    f"its column {column} holds {max(sizes):,} bytes uncompressed "
-                    f"({big.total_compressed_size:,} on disk), over the "
-                    f"{chunk_limit:,}-byte limit for a planted value")
-                first += rows
-                continue
-            for batch in source.iter_batches(batch_size=PARQUET_BATCH_RECORDS,
-                                             row_groups=[group], use_threads=False):
-                numbers = pa.array(range(first, first + batch.num_rows), pa.int64())
-                first += batch.num_rows
-                keep = None
-                for i, column in enumerate(batch.columns):
-                    if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)
-                            or pa.types.is_large_string(column.type)
-                            or pa.types.is_large_binary(column.type)):
-                        continue
-                    lengths = pc.binary_length(column)
-                    over = pc.fill_null(pc.greater(lengths, max_record), False)
-                    if not pc.any(over).as_py():
-                        continue
-                    for row in pc.indices_nonzero(over).to_pylist():
-                        # 80 bytes of the value, never the value itself (a Python copy).
-                        head = pc.binary_slice(column.take([row]).cast(pa.large_binary()),
-                                               0, 80)[0].as_py()
-                        bad.append((numbers[row].as_py(), _cut_record_text(
-                            f"record_{numbers[row].as_py()}", lengths[row].as_py(), max_record,
-                            f"column {original[i]}: {head.decode('utf-8', 'replace')}")))
-                    keep = pc.invert(over) if keep is None else pc.and_(keep, pc.invert(over))
-                table = pa.Table.from_batches([batch]).rename_columns(names[1:])
-                table = table.add_column(0, "_rec", numbers)
-                if keep is not None:
-                    table = table.filter(keep)
-                yield from table.to_batches()
+        with open(path, "rb") as raw:
+            for group in range(meta.num_row_groups):
+                for columns, rebuilt, pages_cut in group_batches(raw, group, first):
+                    count = len(columns[0]) if columns else 0
+                    numbers = pa.array(range(first, first + count), pa.int64())
+                    first += count
+                    keep = None
+                    for i, column in enumerate(columns):
+                        over = None
+                        if rebuilt is not None and i in rebuilt.columns:
+                            rows, probe = marked(column, list(rebuilt.markers))
+                            if rows:
+                                over = pc.is_in(numbers, value_set=numbers.take(rows))
+                            for row in rows:
+                                number = numbers[row].as_py()
+                                info = rebuilt.markers[probe[row].as_py()]
+                                if info.length is None:
+                                    pages_cut.setdefault(probe[row].as_py(), []).append(number)
+                                    bad.append((number, _cut_page_text(
+                                        number, max_record, original[i], info.why)))
+                                else:
+                                    bad.append((number, _cut_record_text(
+                                        f"record_{number}", info.length, max_record,
+                                        f"column {original[i]}: "
+                                        f"{info.excerpt.decode('utf-8', 'replace')}")))
+                        elif (pa.types.is_string(column.type) or pa.types.is_binary(column.type)
+                              or pa.types.is_large_string(column.type)
+                              or pa.types.is_large_binary(column.type)):
+                            # No page over the limit can hold a longer value: a second
+                            # line of defence only.
+                            lengths = pc.binary_length(column)
+                            over = pc.fill_null(pc.greater(lengths, max_record), False)
+                            if not pc.any(over).as_py():
+                                continue
+                            for row in pc.indices_nonzero(over).to_pylist():
+                                # 80 bytes of the value, never the value itself (a Python copy).
+                                head = pc.binary_slice(column.take([row]).cast(pa.large_binary()),
+                                                       0, 80)[0].as_py()
+                                bad.append((numbers[row].as_py(), _cut_record_text(
+                                    f"record_{numbers[row].as_py()}", lengths[row].as_py(),
+                                    max_record,
+                                    f"column {original[i]}: {head.decode('utf-8', 'replace')}")))
+                        if over is None:
+                            continue
+                        keep = pc.invert(over) if keep is None else pc.and_(keep, pc.invert(over))
+                    table = pa.Table.from_arrays([numbers, *columns], names=names)
+                    if keep is not None:
+                        table = table.filter(keep)
+                    yield from table.to_batches()
         bad.sort()
 
     return original, pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _cut_page_text(record: int, limit: int, column: str, why: str) -> str:
+    """The bad-record text for a record in a Parquet page over the limit that could not be
+    read in pieces: its value in that column was never decoded."""
+    return (f"{_CUT_MARK}record_{record}_not_decoded_over_the_{limit}-byte_limit "
+            f"(EXHUNT_MAX_RECORD_BYTES); column {column}: {why}]")
 
 
 def _cut_record_text(what: str, length: int, limit: int, where: str) -> str:
@@ -292,8 +393,10 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
     bad: list[tuple[int, str]] = []
     try:
         try:
+            # Parquet pages rebuilt without their over-long values spill next to the
+            # file's output (engine.evidence.parquet_salvage), not into memory.
             original, types = _source_columns(con, readable, fmt, gz, limit, bad,
-                                              result.notes)
+                                              result.notes, spill_dir=out_dir)
         finally:
             if readable != path:
                 readable.unlink(missing_ok=True)

@@ -366,8 +366,8 @@ def test_a_cell_over_the_record_limit_in_a_parquet_export_is_one_bad_record(
 def test_a_parquet_row_group_that_is_mostly_one_giant_value_is_left_out_undecoded(
         tmp_path: Path) -> None:
     # A value of one repeated byte compresses to almost nothing: decoding it would cost its
-    # full size. With a 1 MiB record limit, a row group over 16 MiB (and over 1 MiB a
-    # record) is not decoded; the records in the other row groups load.
+    # full size. With a 1 MiB record limit, its page (over the limit) is never handed to
+    # pyarrow: it is read in pieces, 80 bytes kept; the records in the other row groups load.
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -382,7 +382,8 @@ def test_a_parquet_row_group_that_is_mostly_one_giant_value_is_left_out_undecode
     entry = only_file(report)
     assert (entry["rows"], entry["bad_lines"]) == (2, 1), entry
     [(record, text)] = bad_lines(tmp_path / "case")
-    assert record == 2 and text.startswith("\u2702[record_2_of_") and "not decoded" in text
+    assert record == 2 and text.startswith("\u2702[record_2_of_20971525_bytes_over_the_1048576")
+    assert "column csUriStem: /owa/AAA" in text and len(text) < 400
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
 
 
@@ -524,11 +525,12 @@ def test_a_damaged_parquet_export_is_skipped_with_a_reason_in_plain_words(tmp_pa
     assert entry["reason"] == "could not be read: not a readable Parquet file (cut or damaged)"
 
 
-def test_a_planted_value_in_a_big_parquet_row_group_leaves_that_row_group_out_and_says_so(
+def test_a_planted_value_in_a_big_parquet_row_group_costs_only_its_own_record(
         tmp_path: Path) -> None:
-    # One 20 MiB value of one byte among 1,000 records (1 MiB limit: 16 MiB chunk limit):
-    # far more compressible than real data, so the row group is not decoded; memory stays
-    # bounded and the note names the records left out. The next row group loads.
+    # One 20 MiB value of one byte among 1,000 records (1 MiB limit): its page (the
+    # dictionary: pyarrow dictionary-encodes it before falling back to PLAIN) is over the
+    # limit, so it is read in pieces and only that record is left out; the other 999 and
+    # the next row group load. (Before: the whole row group was left out undecoded.)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -545,11 +547,57 @@ def test_a_planted_value_in_a_big_parquet_row_group_leaves_that_row_group_out_an
     report, rss_kib = scan_measured(evidence, tmp_path / "case",
                                     env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
     entry = only_file(report)
-    assert (entry["rows"], entry["bad_lines"]) == (1, 1), entry
-    assert good_stems(tmp_path / "case") == ["/owa/auth/after.js"]
-    assert any(n.startswith("records 1-1,000 (one row group) left out undecoded")
+    assert (entry["rows"], entry["bad_lines"]) == (1000, 1), entry
+    assert good_stems(tmp_path / "case") == sorted(
+        [f"/owa/auth/good{i}.js" for i in range(1000) if i != 500] + ["/owa/auth/after.js"])
+    assert any(n.startswith("record 501 is over the 1,048,576-byte record limit")
                for n in entry["notes"]), entry["notes"]
+    [(record, text)] = bad_lines(tmp_path / "case")
+    assert record == 501 and text.startswith("\u2702[record_501_of_20971525_bytes")
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+def test_an_incompressible_cell_in_a_big_parquet_row_group_is_never_decoded(
+        tmp_path: Path) -> None:
+    # 96 MiB of base64 random bytes (snappy cannot shrink it) as one cell among 20,000
+    # records in one row group, 1 MiB limit. Its page (the dictionary) says 96 MiB before
+    # anything is decoded; it is read in pieces and only its record is left out. Memory:
+    # measured against the same export without the cell (before: the cell was decoded,
+    # a few times its size; the 1 GB case by hand: 4.4 GiB -> 353 MiB).
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 20_000
+    stems = [f"/owa/auth/good{i}.js" for i in range(n)]
+    cell = "/owa/" + base64.b64encode(random.Random(13).randbytes(72 * MIB)).decode()
+    runs = {}
+    for name, value in (("without", None), ("with", cell)):
+        evidence = tmp_path / name
+        evidence.mkdir()
+        if value is not None:
+            stems[n // 2] = value
+        pq.write_table(pa.table({"TimeGenerated": ["2021-03-01T00:00:01Z"] * n,
+                                 "Computer": ["EXCH01"] * n, "csUriStem": stems,
+                                 "cIP": ["1.2.3.4"] * n}),
+                       evidence / "w3c_export.parquet", row_group_size=n)
+        stems[n // 2] = f"/owa/auth/good{n // 2}.js"
+        runs[name] = scan_measured(evidence, tmp_path / f"case-{name}",
+                                   env={"EXHUNT_MAX_RECORD_BYTES": str(MIB)})
+    report, rss_kib = runs["with"]
+    entry = only_file(report)
+    assert (entry["rows"], entry["bad_lines"]) == (n - 1, 1), entry
+    assert good_stems(tmp_path / "case-with") == sorted(
+        f"/owa/auth/good{i}.js" for i in range(n) if i != n // 2)
+    [(record, text)] = bad_lines(tmp_path / "case-with")
+    assert record == n // 2 + 1
+    assert text == (f"\u2702[record_{n // 2 + 1}_of_{len(cell)}_bytes_over_the_1048576-byte_limit "
+                    f"(EXHUNT_MAX_RECORD_BYTES); column csUriStem: {cell[:80]}]")
+    del cell
+    grown = rss_kib - runs["without"][1]
+    assert grown < 48 * 1024, (f"peak RSS {rss_kib // 1024} MiB: {grown // 1024} MiB over the "
+                               "same export without the cell")
 
 
 def test_q_quits_the_console_while_a_bomb_loads_and_nothing_is_recorded_for_it(

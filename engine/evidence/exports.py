@@ -108,12 +108,18 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
                     max_record: int = DEFAULT_MAX_RECORD_BYTES,
                     bad: list[tuple[int, str]] | None = None,
                     notes: list[str] | None = None,
-                    spill_dir: Path | None = None) -> tuple[list[str], list[str]]:
-    """Create the temp view ``export_src`` with columns c0..cN; return (original names,
-    DuckDB types). Parquet records with a cell over ``max_record`` bytes are appended to
-    ``bad`` instead (the other formats' long records make DuckDB fail: see _salvage_copy)."""
-    con.execute("DROP VIEW IF EXISTS export_src")
-    con.execute("DROP TABLE IF EXISTS export_src_t")
+                    spill_dir: Path | None = None,
+                    tally: dict[int, int] | None = None) -> tuple[list[str], list[str]]:
+    """Create ``export_src_t`` with columns _rec, c0..cN; return (original names, DuckDB
+    types). Parquet records with a cell over ``max_record`` bytes are appended to ``bad``
+    instead (the other formats' long records make DuckDB fail: see _salvage_copy).
+
+    For Parquet, ``export_src_t`` is a view over a one-shot stream of byte-bounded batches
+    (_parquet_batches): it can be read once, by the COPY into the case, and ``bad``,
+    ``notes`` and ``tally`` fill as that COPY runs. A temporary table held every record in
+    DuckDB's memory (20,000 records repeating a 256 KB value: 5 GB) and DuckDB then
+    scanned it 2,048 rows at a time whatever their size."""
+    _drop_source(con)
     compression = "gzip" if gz else "none"
     if fmt == "csv":
         original = _csv_header(path, gz)
@@ -160,18 +166,43 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
         return original, ["VARCHAR"] * len(original)
     if fmt == "parquet":
         original, reader = _parquet_batches(path, max_record, bad if bad is not None else [],
-                                            notes if notes is not None else [], spill_dir)
+                                            notes if notes is not None else [], spill_dir,
+                                            tally)
         con.register("export_arrow", reader)
-        try:
-            con.execute("CREATE TEMP TABLE export_src_t AS SELECT * FROM export_arrow")
-        finally:
-            con.unregister("export_arrow")
+        con.execute("CREATE TEMP VIEW export_src_t AS SELECT * FROM export_arrow")
+        # Binding reads the stream's schema only: no batch is read before the COPY.
         types = [r[1] for r in con.execute("DESCRIBE export_src_t").fetchall()[1:]]
         return original, types
     raise ValueError(f"unknown export format {fmt}")
 
 
-PARQUET_BATCH_RECORDS = 4096
+def _drop_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the previous export's ``export_src_t`` (a table, or a view over a stream)."""
+    for statement in ("DROP VIEW IF EXISTS export_src", "DROP VIEW IF EXISTS export_src_t",
+                      "DROP TABLE IF EXISTS export_src_t"):
+        try:
+            con.execute(statement)
+        except duckdb.CatalogException:  # the name is the other kind of object
+            pass
+    try:
+        con.unregister("export_arrow")
+    except (duckdb.Error, KeyError):
+        pass
+
+
+PARQUET_BATCH_RECORDS = 4096  # at most, per batch
+# At most this many bytes of decoded values per batch, by the page headers' bound on a
+# record's bytes (parquet_salvage.record_bound): 4,096 records repeating one 256 KB
+# dictionary value would decode to 1 GiB; they come 128 at a time instead. A record whose
+# bound is larger comes alone (it is under the record limit, column by column).
+PARQUET_BATCH_BYTES = 32 * 1024 * 1024
+
+
+def batch_records(record_bytes: int) -> int:
+    """How many records of at most ``record_bytes`` each one batch holds."""
+    return max(1, min(PARQUET_BATCH_RECORDS, PARQUET_BATCH_BYTES // max(record_bytes, 1)))
+
+
 # pyarrow reads each column chunk through a buffer of this size, page by page. Its defaults
 # (no buffer, pre_buffer=True) read whole column chunks into memory first: iterating a
 # 300 MB chunk of 1 KB values peaked at 368 MiB that way, 73 MiB through the buffer.
@@ -180,6 +211,7 @@ PARQUET_READ_BUFFER = 1024 * 1024
 
 def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                      notes: list[str], spill_dir: Path | None = None,
+                     tally: dict[int, int] | None = None,
                      ) -> tuple[list[str], pa.RecordBatchReader]:
     """(original column names, a RecordBatchReader over the file with columns _rec, c0..cN).
 
@@ -262,15 +294,16 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                 f"({why}; {size:,} bytes in this row group), more than can be read within "
                 f"the {max_record:,}-byte record limit; the records are loaded without it")
         pages_cut: dict[bytes, list[int]] = {}
+        size = batch_records(plan.record_bytes)
         try:
             reader = rebuilt.parquet(PARQUET_READ_BUFFER) if rebuilt else source
             index = 0 if rebuilt else group
             if plan.cut:
                 leaves = [leaf for leaf, top in enumerate(owners) if top not in plan.cut]
-                stream = reader.reader.iter_batches(PARQUET_BATCH_RECORDS, row_groups=[index],
+                stream = reader.reader.iter_batches(size, row_groups=[index],
                                                     column_indices=leaves, use_threads=False)
             else:
-                stream = reader.iter_batches(batch_size=PARQUET_BATCH_RECORDS,
+                stream = reader.iter_batches(batch_size=size,
                                              row_groups=[index], use_threads=False)
             for batch in stream:
                 columns = list(batch.columns)
@@ -338,10 +371,26 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                     table = pa.Table.from_arrays([numbers, *columns], names=names)
                     if keep is not None:
                         table = table.filter(keep)
+                    for i in tally or ():
+                        tally[i] += _dashes(table.column(i + 1))  # type: ignore[index]
                     yield from table.to_batches()
         bad.sort()
 
     return original, pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _dashes(column) -> int:
+    """How many values of a text column are '-' between spaces (SQL trim(value) = '-')."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_string_view(column.type)):
+        return 0
+    hits = pc.equal(pc.utf8_trim(column.cast(pa.large_string()), " "), "-")
+    return int(pc.sum(pc.fill_null(hits, False)).as_py() or 0)
 
 
 def _cut_page_text(record: int, limit: int, column: str, why: str) -> str:
@@ -389,17 +438,26 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
         out_dir.mkdir(parents=True, exist_ok=True)
         readable = out_dir / ("source." + fmt + (".gz" if gz else ""))
         shutil.copyfile(path, readable)
+    try:
+        return _load_export(con, path, readable, fmt, gz, table_name, out_dir, opts, result)
+    finally:
+        _drop_source(con)
+        if readable != path:
+            readable.unlink(missing_ok=True)
+
+
+def _load_export(con: duckdb.DuckDBPyConnection, path: Path, readable: Path, fmt: str,
+                 gz: bool, table_name: str, out_dir: Path, opts: ExportOptions,
+                 result: ExportResult) -> ExportResult:
     limit = max(int(opts.max_record_bytes), 1024)
     bad: list[tuple[int, str]] = []
+    tally: dict[int, int] = {}  # Parquet: '-' values counted as the stream goes by
+    later: list[str] = []  # notes after the bad records' ones
     try:
-        try:
-            # Parquet pages rebuilt without their over-long values spill next to the
-            # file's output (engine.evidence.parquet_salvage), not into memory.
-            original, types = _source_columns(con, readable, fmt, gz, limit, bad,
-                                              result.notes, spill_dir=out_dir)
-        finally:
-            if readable != path:
-                readable.unlink(missing_ok=True)
+        # Parquet pages rebuilt without their over-long values spill next to the
+        # file's output (engine.evidence.parquet_salvage), not into memory.
+        original, types = _source_columns(con, readable, fmt, gz, limit, bad,
+                                          result.notes, spill_dir=out_dir, tally=tally)
     except duckdb.Error:
         if fmt not in ("csv", "json", "jsonl"):
             raise
@@ -413,20 +471,6 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                                               False, limit)
         finally:
             salvaged.unlink(missing_ok=True)
-    if bad:
-        result.bad_lines = len(bad)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_bad_records(out_dir / "bad_lines.parquet", opts.file_id, bad)
-        result.notes.append(f"damaged export: {len(bad)} malformed record(s) left out "
-                            "(listed with --bad-lines), the other records loaded")
-        cut = [line for line, text in bad
-               if text.startswith(_CUT_MARK) and "not decoded" not in text]
-        if cut:
-            where = f"record {cut[0]:,}" if fmt == "parquet" else f"the record at line {cut[0]:,}"
-            result.notes.append(
-                f"{where} is over the {limit:,}-byte record limit "
-                f"(EXHUNT_MAX_RECORD_BYTES): left out unread"
-                + (f"; {len(cut) - 1:,} more such records" if len(cut) > 1 else ""))
     table: Table = W3CIISLOG if table_name == "W3CIISLog" else SECURITYALERT
     position: dict[str, int] = {}
     for i, name in enumerate(original):
@@ -474,7 +518,9 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
     target.mkdir(parents=True, exist_ok=True)
     if table is W3CIISLOG:
         dash_src = position.get("csUriQuery")
-        if dash_src is not None:
+        if dash_src is not None and fmt == "parquet":
+            tally[dash_src] = 0  # the stream is read once: counted while the COPY reads it
+        elif dash_src is not None:
             result.dash_queries = con.execute(
                 f"SELECT count(*) FROM export_src_t WHERE trim(CAST(c{dash_src} AS VARCHAR)) = '-'"
             ).fetchone()[0]
@@ -485,9 +531,11 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                    coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
                 FROM ({query})) TO $copy_dest
                 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
-                 OVERWRITE_OR_IGNORE true)""",
+                 OVERWRITE_OR_IGNORE true{COPY_BOUNDS})""",
             {**used, "copy_dest": str(target)},
         )
+        if dash_src is not None and fmt == "parquet":
+            result.dash_queries = tally[dash_src]
         # The case folder may be named "[x]case": its own path must not act as a pattern.
         glob = glob_escape(str(target / "kind=rows")) + "/**/*.parquet"
         if (target / "kind=rows").exists():
@@ -499,12 +547,12 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                 "ORDER BY 1", {"g": glob}).fetchall()]
         if result.dash_queries:
             verb = "changed to empty (--strip-export-dash)" if opts.strip_dash else "kept as exported"
-            result.notes.append(
+            later.append(
                 f"{result.dash_queries} rows have csUriQuery '-' ({verb}); hunt B's "
                 "isempty(csUriQuery) does not match '-'"
             )
     else:
-        con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd)",
+        con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd{COPY_BOUNDS})",
                     {**used, "copy_dest": str(target / "data_0.parquet")})
         result.rows = con.execute(
             "SELECT count(*) FROM read_parquet($g)", {"g": str(target / "data_0.parquet")}
@@ -514,9 +562,33 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
             {"g": str(target / "data_0.parquet")},
         ).fetchone()[0]
         if bad_times:
-            result.notes.append(f"{bad_times} rows without a readable TimeGenerated")
-    con.execute("DROP TABLE IF EXISTS export_src_t")
+            later.append(f"{bad_times} rows without a readable TimeGenerated")
+    # Parquet's bad records and notes are known once the COPY has read the stream.
+    _drop_source(con)
+    if bad:
+        result.bad_lines = len(bad)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_bad_records(out_dir / "bad_lines.parquet", opts.file_id, bad)
+        result.notes.append(f"damaged export: {len(bad)} malformed record(s) left out "
+                            "(listed with --bad-lines), the other records loaded")
+        cut = [line for line, text in bad
+               if text.startswith(_CUT_MARK) and "not decoded" not in text]
+        if cut:
+            where = f"record {cut[0]:,}" if fmt == "parquet" else f"the record at line {cut[0]:,}"
+            result.notes.append(
+                f"{where} is over the {limit:,}-byte record limit "
+                f"(EXHUNT_MAX_RECORD_BYTES): left out unread"
+                + (f"; {len(cut) - 1:,} more such records" if len(cut) > 1 else ""))
+    result.notes.extend(later)
     return result
+
+
+# DuckDB's Parquet writer buffers a row group (122,880 rows by default) before writing it:
+# records repeating a 256 KB value held gigabytes. ROW_GROUP_SIZE_BYTES closes a row group
+# at this many bytes (it needs preserve_insertion_order = false, as engine.ingest's
+# connection sets: otherwise DuckDB ignores it).
+COPY_ROW_GROUP_BYTES = 32 * 1024 * 1024
+COPY_BOUNDS = f", ROW_GROUP_SIZE_BYTES {COPY_ROW_GROUP_BYTES}"
 
 
 def _salvage_copy(path: Path, fmt: str, gz: bool, dest: Path,

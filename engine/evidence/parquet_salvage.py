@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from engine.evidence.parquet_pages import (
-    DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
+    DATA_PAGE, DATA_PAGE_V2, DELTA_LENGTH_BYTE_ARRAY, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
     RLE_DICTIONARY, STREAMABLE_CODECS, T_STRUCT, CompactReader, CompactWriter,
     Page, PageBody, PageError, bit_width, column_chunk_range, decode_levels, encode_levels,
     walk_column_chunk,
@@ -85,6 +85,8 @@ class GroupPlan:
     rows: int
     rebuild: dict[int, list[Page]] = field(default_factory=dict)  # leaf -> its pages
     cut: dict[int, str] = field(default_factory=dict)  # top-level field -> why
+    # An upper bound on one record's decoded bytes, from the page headers (record_bound).
+    record_bytes: int = 0
 
     @property
     def as_is(self) -> bool:
@@ -169,7 +171,10 @@ def plan_row_group(f: BinaryIO, source: pq.ParquetFile, group: int,
             # compressed page; pyarrow reads it (and says so if it is damaged).
             if max(chunk.total_compressed_size, chunk.total_uncompressed_size) > limit:
                 plan.cut.setdefault(top, f"its pages could not be walked ({exc})")
+            else:
+                plan.record_bytes += max(chunk.total_uncompressed_size, 0) + VALUE_OVERHEAD
             continue
+        plan.record_bytes += record_bound(f, source, leaf, chunk, pages, max_record)
         if why and not any(_oversized(p, budget) for p in pages):
             continue
         if not why and not any(_too_large(p, max_record, budget) for p in pages):
@@ -184,6 +189,58 @@ def plan_row_group(f: BinaryIO, source: pq.ParquetFile, group: int,
     for leaf in [leaf for leaf in plan.rebuild if owners[leaf] in plan.cut]:
         del plan.rebuild[leaf]
     return plan
+
+
+VALUE_OVERHEAD = 16  # an Arrow offset and validity, DuckDB's string header: per value
+
+
+def record_bound(f: BinaryIO, source: pq.ParquetFile, leaf: int,
+                 chunk: pq.ColumnChunkMetaData, pages: list[Page], max_record: int) -> int:
+    """An upper bound on the bytes one record's value in this column chunk decodes to,
+    from its page headers alone: whatever the records repeat, a value is never longer than
+    the page that holds it (a dictionary page for dictionary indices, the data page itself
+    for PLAIN or DELTA_LENGTH_BYTE_ARRAY). A text value over ``max_record`` never reaches
+    a batch (it is a marker, or a bad record). Fixed-width values: their width. A value
+    that may span pages (a nested column's list) or whose encoding can make it longer than
+    its page (DELTA_BYTE_ARRAY's shared prefixes): the whole chunk, or the record limit."""
+    column = source.schema.column(leaf)
+    if column.max_repetition_level:
+        return max(chunk.total_uncompressed_size, 0) + VALUE_OVERHEAD
+    if column.physical_type != "BYTE_ARRAY":
+        width = column.length if column.physical_type == "FIXED_LEN_BYTE_ARRAY" else 12
+        return max(width or 0, 12) + VALUE_OVERHEAD
+    bound = 0
+    for page in pages:
+        if page.kind == DICTIONARY_PAGE:
+            bound = max(bound, _longest_entry(f, page, chunk.compression, max_record))
+        elif page.is_data and page.encoding in (PLAIN, DELTA_LENGTH_BYTE_ARRAY):
+            # The values of a batch cost what they cost on the page, not more: per record,
+            # the page's bytes per value (a batch may hold one page's worth more).
+            bound = max(bound, -(-page.uncompressed_size // max(page.num_values, 1)))
+        elif page.is_data and page.encoding not in (PLAIN_DICTIONARY, RLE_DICTIONARY):
+            bound = max(bound, max_record)
+    return min(bound, max_record) + VALUE_OVERHEAD
+
+
+def _longest_entry(f: BinaryIO, page: Page, codec: str, max_record: int) -> int:
+    """The longest value of a PLAIN dictionary page (what any record pointing into it
+    decodes to), read in pieces without holding a value; the page's size if it cannot be
+    read so. Only pages within the limit are read: a larger one is rebuilt, its values
+    over the limit becoming markers."""
+    size = page.uncompressed_size
+    if (page.encoding not in (PLAIN, PLAIN_DICTIONARY) or size > max_record
+            or page.num_values > size // 4):
+        return size
+    try:
+        body = PageBody(f, page.body_offset, page.compressed_size, codec)
+        longest = 0
+        for _ in range(page.num_values):
+            n = _INT.unpack(body.read(4))[0]
+            longest = max(longest, n)
+            body.skip(n)
+        return min(longest, size)
+    except (PageError, OSError, ValueError, struct.error):
+        return size
 
 
 def _cannot_rebuild(source: pq.ParquetFile, leaf: int, top: int,

@@ -228,7 +228,15 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
     formats' lines), column, size and first 80 bytes; the other records of the row group
     load. A column that cannot be read that way is cut for its row group (its records kept
     without it, reported). A value over the limit that pyarrow did decode (a page under the
-    budget in a column that cannot be rebuilt) is left out the same way after decoding."""
+    budget in a column that cannot be rebuilt) is left out the same way after decoding.
+
+    Batches hold at most PARQUET_BATCH_BYTES of values by the row group's bound on a
+    record's bytes (plan.record_bytes, from the pages: whatever the records repeat), and
+    at most PARQUET_BATCH_RECORDS records; a record bounded over that comes alone (each of
+    its values is under ``max_record``). All row groups are planned before the first batch;
+    ``sizing['record_bytes']`` gets the largest bound (read_export sizes DuckDB's
+    partitioned write by it). ``tally`` maps column positions to counts of '-' values
+    (SQL trim(value) = '-'), kept as the batches go by: the reader is read once."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq

@@ -30,9 +30,14 @@ at most ``max_record`` for text values, at most ``page_budget`` = max(64 MiB,
 decodes, plus one batch (4,096 records). A rebuild adds the rebuilt dictionary (under the
 budget) with its compressed copy, one new page (~1 MiB plus one value under the limit) and
 the streams' pieces (a few MiB). A value over the limit is never held, only its first 80
-bytes. Rebuilt pages go to a spill file on disk (unlinked when opened). Not bounded here:
-a batch of 4,096 records each under the limit (a dictionary value of a few MiB that every
-record repeats decodes to 4,096 copies).
+bytes. Rebuilt pages go to a spill file on disk (unlinked when opened).
+
+Batches: records each under the limit may still repeat one large dictionary value (20,000
+records x 256 KB from a 263 KB file: 5 GB of text). ``plan_row_group`` also gives
+``record_bytes``, an upper bound on one record's decoded bytes from the pages
+(record_bound: a dictionary's longest entry, PLAIN bytes per value, fixed widths), and the
+caller sizes each row group's batches to it (exports.batch_records: at most
+PARQUET_BATCH_BYTES, plus at most one PLAIN page per column, and at least one record).
 """
 from __future__ import annotations
 
@@ -215,7 +220,10 @@ def record_bound(f: BinaryIO, source: pq.ParquetFile, leaf: int,
             bound = max(bound, _longest_entry(f, page, chunk.compression, max_record))
         elif page.is_data and page.encoding in (PLAIN, DELTA_LENGTH_BYTE_ARRAY):
             # The values of a batch cost what they cost on the page, not more: per record,
-            # the page's bytes per value (a batch may hold one page's worth more).
+            # the page's bytes per value (a batch may hold one page's worth more). A page
+            # over the limit is rebuilt into pages of ~1 MiB whose values are under it.
+            if _oversized(page, max_record):
+                continue
             bound = max(bound, -(-page.uncompressed_size // max(page.num_values, 1)))
         elif page.is_data and page.encoding not in (PLAIN_DICTIONARY, RLE_DICTIONARY):
             bound = max(bound, max_record)
@@ -223,22 +231,23 @@ def record_bound(f: BinaryIO, source: pq.ParquetFile, leaf: int,
 
 
 def _longest_entry(f: BinaryIO, page: Page, codec: str, max_record: int) -> int:
-    """The longest value of a PLAIN dictionary page (what any record pointing into it
-    decodes to), read in pieces without holding a value; the page's size if it cannot be
-    read so. Only pages within the limit are read: a larger one is rebuilt, its values
-    over the limit becoming markers."""
+    """The longest value under ``max_record`` of a PLAIN dictionary page (what any record
+    pointing into it decodes to: a longer one becomes a short marker when the page is
+    rebuilt), read in pieces without holding a value; the page's size if it cannot be read
+    so. A dictionary over the limit is read twice (here and when rebuilt): the price of
+    not sizing a whole row group's batches by one planted value."""
     size = page.uncompressed_size
-    if (page.encoding not in (PLAIN, PLAIN_DICTIONARY) or size > max_record
-            or page.num_values > size // 4):
+    if page.encoding not in (PLAIN, PLAIN_DICTIONARY) or page.num_values > size // 4:
         return size
     try:
         body = PageBody(f, page.body_offset, page.compressed_size, codec)
         longest = 0
         for _ in range(page.num_values):
             n = _INT.unpack(body.read(4))[0]
-            longest = max(longest, n)
+            if n <= max_record:
+                longest = max(longest, n)
             body.skip(n)
-        return min(longest, size)
+        return min(max(longest, 256), size)  # a marker: under 256 bytes
     except (PageError, OSError, ValueError, struct.error):
         return size
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pyarrow is imported where it is used
 # Parquet's enums (parquet.thrift), the values used here.
 DATA_PAGE, INDEX_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 = 0, 1, 2, 3
 PLAIN, PLAIN_DICTIONARY, RLE, BIT_PACKED, RLE_DICTIONARY = 0, 2, 3, 4, 8
+DELTA_LENGTH_BYTE_ARRAY = 6
 CODECS = {0: "UNCOMPRESSED", 1: "SNAPPY", 2: "GZIP", 3: "LZO", 4: "BROTLI", 5: "LZ4",
           6: "ZSTD", 7: "LZ4_RAW"}
 # Codecs whose pages can be decompressed in pieces (PageBody); LZ4 and LZO cannot here.

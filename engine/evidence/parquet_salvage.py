@@ -30,9 +30,14 @@ at most ``max_record`` for text values, at most ``page_budget`` = max(64 MiB,
 decodes, plus one batch (4,096 records). A rebuild adds the rebuilt dictionary (under the
 budget) with its compressed copy, one new page (~1 MiB plus one value under the limit) and
 the streams' pieces (a few MiB). A value over the limit is never held, only its first 80
-bytes. Rebuilt pages go to a spill file on disk (unlinked when opened). Not bounded here:
-a batch of 4,096 records each under the limit (a dictionary value of a few MiB that every
-record repeats decodes to 4,096 copies).
+bytes. Rebuilt pages go to a spill file on disk (unlinked when opened).
+
+Batches: records each under the limit may still repeat one large dictionary value (20,000
+records x 256 KB from a 263 KB file: 5 GB of text). ``plan_row_group`` also gives
+``record_bytes``, an upper bound on one record's decoded bytes from the pages
+(record_bound: a dictionary's longest entry, PLAIN bytes per value, fixed widths), and the
+caller sizes each row group's batches to it (exports.batch_records: at most
+PARQUET_BATCH_BYTES, plus at most one PLAIN page per column, and at least one record).
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from engine.evidence.parquet_pages import (
-    DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
+    DATA_PAGE, DATA_PAGE_V2, DELTA_LENGTH_BYTE_ARRAY, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE,
     RLE_DICTIONARY, STREAMABLE_CODECS, T_STRUCT, CompactReader, CompactWriter,
     Page, PageBody, PageError, bit_width, column_chunk_range, decode_levels, encode_levels,
     walk_column_chunk,
@@ -85,6 +90,8 @@ class GroupPlan:
     rows: int
     rebuild: dict[int, list[Page]] = field(default_factory=dict)  # leaf -> its pages
     cut: dict[int, str] = field(default_factory=dict)  # top-level field -> why
+    # An upper bound on one record's decoded bytes, from the page headers (record_bound).
+    record_bytes: int = 0
 
     @property
     def as_is(self) -> bool:
@@ -169,7 +176,10 @@ def plan_row_group(f: BinaryIO, source: pq.ParquetFile, group: int,
             # compressed page; pyarrow reads it (and says so if it is damaged).
             if max(chunk.total_compressed_size, chunk.total_uncompressed_size) > limit:
                 plan.cut.setdefault(top, f"its pages could not be walked ({exc})")
+            else:
+                plan.record_bytes += max(chunk.total_uncompressed_size, 0) + VALUE_OVERHEAD
             continue
+        plan.record_bytes += record_bound(f, source, leaf, chunk, pages, max_record)
         if why and not any(_oversized(p, budget) for p in pages):
             continue
         if not why and not any(_too_large(p, max_record, budget) for p in pages):
@@ -184,6 +194,62 @@ def plan_row_group(f: BinaryIO, source: pq.ParquetFile, group: int,
     for leaf in [leaf for leaf in plan.rebuild if owners[leaf] in plan.cut]:
         del plan.rebuild[leaf]
     return plan
+
+
+VALUE_OVERHEAD = 16  # an Arrow offset and validity, DuckDB's string header: per value
+
+
+def record_bound(f: BinaryIO, source: pq.ParquetFile, leaf: int,
+                 chunk: pq.ColumnChunkMetaData, pages: list[Page], max_record: int) -> int:
+    """An upper bound on the bytes one record's value in this column chunk decodes to,
+    from its page headers alone: whatever the records repeat, a value is never longer than
+    the page that holds it (a dictionary page for dictionary indices, the data page itself
+    for PLAIN or DELTA_LENGTH_BYTE_ARRAY). A text value over ``max_record`` never reaches
+    a batch (it is a marker, or a bad record). Fixed-width values: their width. A value
+    that may span pages (a nested column's list) or whose encoding can make it longer than
+    its page (DELTA_BYTE_ARRAY's shared prefixes): the whole chunk, or the record limit."""
+    column = source.schema.column(leaf)
+    if column.max_repetition_level:
+        return max(chunk.total_uncompressed_size, 0) + VALUE_OVERHEAD
+    if column.physical_type != "BYTE_ARRAY":
+        width = column.length if column.physical_type == "FIXED_LEN_BYTE_ARRAY" else 12
+        return max(width or 0, 12) + VALUE_OVERHEAD
+    bound = 0
+    for page in pages:
+        if page.kind == DICTIONARY_PAGE:
+            bound = max(bound, _longest_entry(f, page, chunk.compression, max_record))
+        elif page.is_data and page.encoding in (PLAIN, DELTA_LENGTH_BYTE_ARRAY):
+            # The values of a batch cost what they cost on the page, not more: per record,
+            # the page's bytes per value (a batch may hold one page's worth more). A page
+            # over the limit is rebuilt into pages of ~1 MiB whose values are under it.
+            if _oversized(page, max_record):
+                continue
+            bound = max(bound, -(-page.uncompressed_size // max(page.num_values, 1)))
+        elif page.is_data and page.encoding not in (PLAIN_DICTIONARY, RLE_DICTIONARY):
+            bound = max(bound, max_record)
+    return min(bound, max_record) + VALUE_OVERHEAD
+
+
+def _longest_entry(f: BinaryIO, page: Page, codec: str, max_record: int) -> int:
+    """The longest value under ``max_record`` of a PLAIN dictionary page (what any record
+    pointing into it decodes to: a longer one becomes a short marker when the page is
+    rebuilt), read in pieces without holding a value; the page's size if it cannot be read
+    so. A dictionary over the limit is read twice (here and when rebuilt): the price of
+    not sizing a whole row group's batches by one planted value."""
+    size = page.uncompressed_size
+    if page.encoding not in (PLAIN, PLAIN_DICTIONARY) or page.num_values > size // 4:
+        return size
+    try:
+        body = PageBody(f, page.body_offset, page.compressed_size, codec)
+        longest = 0
+        for _ in range(page.num_values):
+            n = _INT.unpack(body.read(4))[0]
+            if n <= max_record:
+                longest = max(longest, n)
+            body.skip(n)
+        return min(max(longest, 256), size)  # a marker: under 256 bytes
+    except (PageError, OSError, ValueError, struct.error):
+        return size
 
 
 def _cannot_rebuild(source: pq.ParquetFile, leaf: int, top: int,

@@ -937,6 +937,13 @@ class Generator:
         if op in ("==", "!="):
             if not left.nullable and not right.nullable:
                 return Sql(f"({left.sql} {'=' if op == '==' else '<>'} {right.sql})", "bool", False)
+            if any(side.is_const and side.const is not None for side in (left, right)):
+                # Against a non-null constant, kqlx_eq/kqlx_ne reduce to this, with the other
+                # operand written once: the macros repeat it three times, and
+                # ipv4_is_private(cIP) == false ran six regular expressions per row.
+                if op == "==":
+                    return Sql(f"coalesce({left.sql} = {right.sql}, FALSE)", "bool", False)
+                return Sql(f"coalesce({left.sql} <> {right.sql}, TRUE)", "bool", False)
             fn = "kqlx_eq" if op == "==" else "kqlx_ne"
             return Sql(f"{fn}({left.sql}, {right.sql})", "bool", True)
         return Sql(f"({left.sql} {op} {right.sql})", "bool", left.nullable or right.nullable)

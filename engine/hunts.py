@@ -38,7 +38,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     params = resolve_parameters(rule, overrides)
     started = time.perf_counter()
     ensure_installed(con)  # the one registry holds the compiler's macros too
-    sql, bound, compiled = _executable(rule, params, now)
+    sql, bound, compiled = _executable(rule, params, now, con)
     try:
         cursor = con.execute(sql, bound)
         columns = [d[0] for d in cursor.description]
@@ -277,10 +277,11 @@ def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]
     return per_rule
 
 
-def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
-                ) -> tuple[str, Any, Any]:
+def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None,
+                con: duckdb.DuckDBPyConnection | None = None) -> tuple[str, Any, Any]:
     """The SQL to run, its bound values, and the CompiledQuery when it came from the KQL
-    (None for hand-written SQL)."""
+    (None for hand-written SQL). With ``con``, the KQL's costly where tests are evaluated
+    once per distinct value where the data there says it pays (engine.kql.pervalue)."""
     if rule.sql is not None:
         return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}, None
     try:
@@ -289,7 +290,11 @@ def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
         raise RuleError(f"{rule.source_path}: rule {rule.slug} has no `sql` and the KQL "
                         f"compiler is not available: {exc}") from exc
     try:
-        compiled = compile_kql(rule.query, now=now)
+        if con is None:
+            compiled = compile_kql(rule.query, now=now)
+        else:
+            from engine.kql.pervalue import sampled
+            compiled = compile_kql(rule.query, now=now, per_value=sampled(con))
     except Exception as exc:  # KqlError and anything the compiler did not foresee
         raise RuleError(f"{rule.source_path}: key 'query': cannot compile the KQL: "
                         f"{exc}") from exc

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast as A
+from . import pervalue as PV
 from . import semantic as S
 from .errors import KqlError, UnknownTable
 from .functions import (AGGREGATES, KNOWN_UNSUPPORTED_AGGREGATES, SCALAR, Sql,
@@ -32,6 +33,12 @@ class Rel:
     cte: str
     schema: S.Schema
     ordered: bool = False
+    # The table whose rows these are, one each (a subset, in any order, maybe with columns
+    # computed from them), as a subquery with the table step's column names: where a
+    # costly test of one column is worth making once per distinct value of that column
+    # (pervalue.py). None after anything that groups, joins, unions or keeps only a few
+    # rows.
+    rows_of: str | None = None
 
 
 @dataclass
@@ -64,8 +71,18 @@ def q(name: str) -> str:
 
 
 class Generator:
-    def __init__(self, now: _dt.datetime | None) -> None:
+    def __init__(self, now: _dt.datetime | None,
+                 per_value: PV.PerValuePolicy | None = None) -> None:
         self.now = now
+        self.per_value = per_value or PV.always
+        # SQL column name -> where its values come from (a table column, maybe through
+        # extend/project expressions of it alone): what a per-value predicate groups.
+        self.lineage: dict[str, PV.Lineage] = {}
+        # "Table.column" of every predicate evaluated per distinct value, in order.
+        self.per_value_columns: list[str] = []
+        # Column references seen while compiling one expression (see tracked()).
+        self._refs: set[str] | None = None
+        self._refs_schema: S.Schema | None = None
         self.params: list[Any] = []
         self.ctes: list[tuple[str, str]] = []
         self.notes: list[str] = []
@@ -145,9 +162,21 @@ class Generator:
     # ------------------------------------------------------------ tabular
     def tabular(self, tab: A.Tabular, env: Env) -> Rel:
         rel = self.source(tab.source, env)
-        for op in tab.operators:
-            method = getattr(self, "op_" + type(op).__name__.lower())
-            rel = method(op, rel, env)
+        ops = tab.operators
+        i = 0
+        while i < len(ops):
+            if isinstance(ops[i], A.Where):
+                # Consecutive filters are one filter (their conjunction): the costly tests
+                # of one are then made only on the rows the cheap tests of all leave.
+                j = i + 1
+                while j < len(ops) and isinstance(ops[j], A.Where):
+                    j += 1
+                rel = self.op_wheres(ops[i:j], rel, env)
+                i = j
+                continue
+            method = getattr(self, "op_" + type(ops[i]).__name__.lower())
+            rel = method(ops[i], rel, env)
+            i += 1
         return rel
 
     def source(self, src: A.Source, env: Env) -> Rel:
@@ -215,7 +244,12 @@ class Generator:
             sql = self.sqlname(c.name)
             cols.append(S.Col(c.name, c.kql_type, sql, nullable=not c.is_string))
             selects.append(f"{q(c.name)} AS {q(sql)}")
-        return Rel(self.cte(f"SELECT {', '.join(selects)} FROM {q(table.name)}"), S.Schema(cols))
+            if c.is_string:
+                self.lineage[sql] = PV.Lineage(table.name, c.name, sql)
+        sql = f"SELECT {', '.join(selects)} FROM {q(table.name)}"
+        # rows_of repeats the CTE's text: a CTE read more than once is materialized, every
+        # column of every row, where a subquery reads only the columns it needs.
+        return Rel(self.cte(sql), S.Schema(cols), rows_of=f"({sql})")
 
     def print_source(self, src: A.PrintSource, env: Env) -> Rel:
         empty = Rel(self.cte("SELECT 1 AS _one"), S.Schema([]))
@@ -257,30 +291,135 @@ class Generator:
 
     # ------------------------------------------------------------ row-wise operators
     def select(self, rel: Rel, items: list[tuple[S.Col, str]], tail: str = "",
-               ordered: bool | None = None) -> Rel:
+               ordered: bool | None = None, rows_of: str | None | bool = True) -> Rel:
         """A step selecting `items` (column, SQL expression) from `rel`, carrying __ord."""
         ordered = rel.ordered if ordered is None else ordered
         parts = [f"{expr} AS {q(c.sql)}" for c, expr in items]
         if ordered and rel.ordered:
             parts.append(f"t.{ORD}")
         sql = f"SELECT {', '.join(parts) or '1 AS _empty'} FROM {rel.cte} t{tail}"
-        return Rel(self.cte(sql), S.Schema([c for c, _ in items]), ordered and rel.ordered)
+        return Rel(self.cte(sql), S.Schema([c for c, _ in items]), ordered and rel.ordered,
+                   rel.rows_of if rows_of is True else rows_of)
 
     def passthrough(self, rel: Rel) -> list[tuple[S.Col, str]]:
         return [(c, f"t.{q(c.sql)}") for c in rel.schema.columns]
 
     def op_where(self, op: A.Where, rel: Rel, env: Env) -> Rel:
-        pred = self.expr(op.predicate, rel.schema, env)
-        if pred.type != "bool":
-            raise KqlError(f"where needs a bool predicate, not {pred.type}", op.line, op.column)
-        return self.select(rel, self.passthrough(rel), f" WHERE {pred.sql}")
+        return self.op_wheres([op], rel, env)
+
+    def op_wheres(self, ops: list[A.Where], rel: Rel, env: Env) -> Rel:
+        """One or more consecutive ``where`` operators: one SQL filter, their conjunction."""
+        preds = []
+        for op in ops:
+            pred = self.expr(op.predicate, rel.schema, env)
+            if pred.type != "bool":
+                raise KqlError(f"where needs a bool predicate, not {pred.type}", op.line, op.column)
+            preds.append(pred.sql)
+        sql = " AND ".join(preds) if len(preds) == 1 else "(" + " AND ".join(preds) + ")"
+        if rel.rows_of is not None:
+            operands = [x for op in ops for x in _flatten(op.predicate, "and")]
+            sql = self.per_value_filter(operands, rel, env) or sql
+        return self.select(rel, self.passthrough(rel), f" WHERE {sql}")
+
+    # ------------------------------------------------------------ per distinct value
+    def tracked(self, e: A.Expr, schema: S.Schema, env: Env) -> tuple[Sql, frozenset[str]]:
+        """Compile ``e`` and name the columns of ``schema`` it reads (their SQL names)."""
+        outer, outer_schema = self._refs, self._refs_schema
+        self._refs, self._refs_schema = set(), schema
+        try:
+            v = self.expr(e, schema, env)
+            refs = frozenset(self._refs)
+        finally:
+            self._refs, self._refs_schema = outer, outer_schema
+        if outer is not None and outer_schema is schema:
+            outer |= refs
+        return v, refs
+
+    def derive_lineage(self, col: S.Col, e: A.Expr, v: Sql, refs: frozenset[str],
+                       env: Env) -> None:
+        """``col`` = ``e`` (compiled to ``v``, reading ``refs``): when ``e`` is a function of
+        one column with a lineage, so is ``col``."""
+        if len(refs) == 1:
+            (ref,) = refs
+            source = self.lineage.get(ref)
+            if source is not None and PV.per_value_safe(e, env.lookup):
+                self.lineage[col.sql] = source.derive(col.sql, v.sql)
+
+    def per_value_filter(self, operands: list[A.Expr], rel: Rel, env: Env) -> str | None:
+        """The SQL of the conjunction of ``operands`` (a filter on rows of ``rel.rows_of``)
+        with the costly tests of one column made once per distinct value (pervalue.py), or
+        None when none is. Every cheap operand stays a per-row test (DuckDB runs it in the
+        scan); the cheap ones over the table's own columns also restrict the values the
+        costly tests see, so that a filter leaving few rows leaves few values to test."""
+        schema = rel.schema
+        compiled = [(x, *self.tracked(x, schema, env)) for x in operands]
+        roots = {c.sql for c in schema.columns
+                 if c.sql in self.lineage and not self.lineage[c.sql].steps}
+        cheap_on_rows = [v.sql for x, v, refs in compiled
+                         if refs <= roots and not PV.costly(x) and PV.per_value_safe(x, env.lookup)]
+        costly: dict[str, list[str]] = {}
+        for x, v, refs in compiled:
+            if len(refs) == 1 and PV.costly(x) and PV.per_value_safe(x, env.lookup):
+                (col,) = refs
+                lineage = self.lineage.get(col)
+                if lineage is not None and self.per_value(lineage.table, lineage.column):
+                    costly.setdefault(col, []).append(v.sql)
+        parts, done = [], set()
+        for x, v, refs in compiled:
+            col = next(iter(refs)) if len(refs) == 1 else None
+            if col in costly:
+                if col not in done:
+                    done.add(col)
+                    lineage = self.lineage[col]
+                    test = " AND ".join(costly[col])
+                    parts.append(PV.membership(col, S.SQL_TYPES[_col_type(schema, col)],
+                                               lineage, f"({test})", rel.rows_of, cheap_on_rows))
+                    self.per_value_columns.append(f"{lineage.table}.{lineage.column}")
+            elif isinstance(x, A.Binary) and x.op == "or":
+                parts.append(self.per_value_or(x, rel, env, cheap_on_rows) or v.sql)
+            else:
+                parts.append(v.sql)
+        if not done and all(p == v.sql for p, (_, v, _) in zip(parts, compiled)):
+            return None
+        return "(" + " AND ".join(parts) + ")"
+
+    def per_value_or(self, e: A.Binary, rel: Rel, env: Env, cheap_on_rows: list[str]) -> str | None:
+        """An ``or`` operand of a filter: each costly alternative on one column (their
+        disjunction) made once per distinct value; None when none is."""
+        operands = _flatten(e, "or")
+        compiled = [(x, *self.tracked(x, rel.schema, env)) for x in operands]
+        costly: dict[str, list[str]] = {}
+        for x, v, refs in compiled:
+            if len(refs) == 1 and PV.costly(x) and PV.per_value_safe(x, env.lookup):
+                (col,) = refs
+                lineage = self.lineage.get(col)
+                if lineage is not None and self.per_value(lineage.table, lineage.column):
+                    costly.setdefault(col, []).append(v.sql)
+        if not costly:
+            return None
+        parts, done = [], set()
+        for x, v, refs in compiled:
+            col = next(iter(refs)) if len(refs) == 1 else None
+            if col in costly:
+                if col not in done:
+                    done.add(col)
+                    lineage = self.lineage[col]
+                    test = " OR ".join(costly[col])
+                    parts.append(PV.membership(col, S.SQL_TYPES[_col_type(rel.schema, col)],
+                                               lineage, f"({test})", rel.rows_of, cheap_on_rows,
+                                               in_or=True))
+                    self.per_value_columns.append(f"{lineage.table}.{lineage.column}")
+            else:
+                parts.append(v.sql)
+        return "(" + " OR ".join(parts) + ")"
 
     def op_extend(self, op: A.Extend, rel: Rel, env: Env) -> Rel:
         for item in op.items:
-            v = self.expr(item.expr, rel.schema, env)
+            v, refs = self.tracked(item.expr, rel.schema, env)
             taken = set(rel.schema.names)
             name = item.name or S.expression_name(item.expr) or S.next_column_n(taken)
             newcol = S.Col(name, v.type, self.sqlname(name), v.nullable)
+            self.derive_lineage(newcol, item.expr, v, refs, env)
             items = []
             replaced = False
             for c, expr in self.passthrough(rel):
@@ -300,12 +439,14 @@ class Generator:
         for item in op.items:
             if isinstance(item.expr, A.Star) or (isinstance(item.expr, A.Name) and "*" in item.expr.name):
                 raise KqlError("project with wildcards is not supported", item.line, item.column)
-            v = self.expr(item.expr, rel.schema, env)
+            v, refs = self.tracked(item.expr, rel.schema, env)
             name = item.name or S.expression_name(item.expr) or S.next_column_n(taken | set(rel.schema.names))
             if name in taken:
                 raise KqlError(f"project names column {name!r} twice", item.line, item.column)
             taken.add(name)
-            items.append((S.Col(name, v.type, self.sqlname(name), v.nullable), v.sql))
+            col = S.Col(name, v.type, self.sqlname(name), v.nullable)
+            self.derive_lineage(col, item.expr, v, refs, env)
+            items.append((col, v.sql))
         return self.select(rel, items)
 
     def _match(self, rel: Rel, pattern: str, line: int, col: int) -> list[S.Col]:
@@ -346,7 +487,10 @@ class Generator:
         items = []
         for c, e in self.passthrough(rel):
             if c.name in renames:
+                old = c
                 c = S.Col(renames[c.name], c.type, self.sqlname(renames[c.name]), c.nullable)
+                if old.sql in self.lineage:
+                    self.lineage[c.sql] = self.lineage[old.sql].derive(c.sql, e)
             items.append((c, e))
         return self.select(rel, items)
 
@@ -357,7 +501,8 @@ class Generator:
             return rel
         parts = [f"t.{q(c.sql)} AS {q(c.sql)}" for c in rel.schema.columns]
         parts.append(f"row_number() OVER () AS {ORD}")
-        return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True)
+        return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True,
+                   rel.rows_of)
 
     def order_clause(self, keys: list[A.SortKey], rel: Rel, env: Env) -> str:
         parts = []
@@ -375,7 +520,8 @@ class Generator:
         # ties keep the earlier order when there was one (a stable sort)
         tie = f", t.{ORD}" if rel.ordered else ""
         parts.append(f"row_number() OVER (ORDER BY {order}{tie}) AS {ORD}")
-        return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True)
+        return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True,
+                   rel.rows_of)
 
     def op_sort(self, op: A.Sort, rel: Rel, env: Env) -> Rel:
         return self.with_order(rel, self.order_clause(op.keys, rel, env))
@@ -389,13 +535,15 @@ class Generator:
     def op_top(self, op: A.Top, rel: Rel, env: Env) -> Rel:
         n = self.count_value(op.count, rel, env, "top")
         ordered = self.with_order(rel, self.order_clause([op.key], rel, env))
-        return self.select(ordered, self.passthrough(ordered), f" WHERE t.{ORD} <= {n}")
+        return self.select(ordered, self.passthrough(ordered), f" WHERE t.{ORD} <= {n}",
+                           rows_of=None)
 
     def op_take(self, op: A.Take, rel: Rel, env: Env) -> Rel:
         n = self.count_value(op.count, rel, env, "take")
         if rel.ordered:
-            return self.select(rel, self.passthrough(rel), f" WHERE t.{ORD} <= {n}")
-        return self.select(rel, self.passthrough(rel), f" LIMIT {n}")
+            return self.select(rel, self.passthrough(rel), f" WHERE t.{ORD} <= {n}",
+                               rows_of=None)
+        return self.select(rel, self.passthrough(rel), f" LIMIT {n}", rows_of=None)
 
     def op_distinct(self, op: A.Distinct, rel: Rel, env: Env) -> Rel:
         if op.items is None:
@@ -709,6 +857,8 @@ class Generator:
     def x_name(self, e: A.Name, schema: S.Schema, env: Env, alias) -> Sql:
         col = schema.find(e.name)
         if col is not None:
+            if self._refs is not None and schema is self._refs_schema:
+                self._refs.add(col.sql)
             return Sql(f"{alias}.{q(col.sql)}", col.type, col.nullable)
         b = env.lookup(e.name)
         if b is not None:
@@ -978,6 +1128,17 @@ class Generator:
                 return Sql(f"({a.sql} % nullif({b.sql}, 0))", t, True)
             return Sql(f"({a.sql} {op} {b.sql})", t, nullable)
         raise KqlError(f"cannot apply {op!r} to {lt} and {rt}", node.line, node.column)
+
+
+def _col_type(schema: S.Schema, sql_name: str) -> str:
+    return next(c.type for c in schema.columns if c.sql == sql_name)
+
+
+def _flatten(e: A.Expr, op: str) -> list[A.Expr]:
+    """The operands of a chain of one boolean operator: ``a and (b and c)`` -> [a, b, c]."""
+    if isinstance(e, A.Binary) and e.op == op:
+        return _flatten(e.left, op) + _flatten(e.right, op)
+    return [e]
 
 
 def _follow(value: Any, pointer: str) -> Any:

@@ -669,11 +669,20 @@ class Generator:
             return Rel(self.cte(sql), keep.schema, False)
         left_cte = left.cte
         if kind == "innerunique":
-            # KQL keeps one (arbitrary) left row per join key before an inner join.
+            # KQL keeps one (arbitrary) left row per join key before an inner join: here
+            # any_value() of the whole row as one struct, grouped by key, over the left rows
+            # whose key the right side has (only those can be joined). A window numbering
+            # the rows of each key sorted every left row: rare-user-agents' 17 M requests
+            # took 65 s of CPU on the 10 GB case, the grouping 0.2 s. The row kept is as
+            # arbitrary as before (KQL does not say which).
             keys = ", ".join(f"t.{q(lc.sql)}" for lc, _ in pairs)
-            cols = ", ".join(f"t.{q(c.sql)}" for c in left.schema.columns)
-            left_cte = self.cte(f"SELECT {cols} FROM {left.cte} t "
-                                f"QUALIFY row_number() OVER (PARTITION BY {keys}) = 1")
+            row = ", ".join(f"{q(c.sql)}: t.{q(c.sql)}" for c in left.schema.columns)
+            cols = ", ".join(f"u.r.{q(c.sql)} AS {q(c.sql)}" for c in left.schema.columns)
+            joinable = " AND ".join(f"t.{q(lc.sql)} = r.{q(rc.sql)}" for lc, rc in pairs)
+            left_cte = self.cte(f"SELECT {cols} FROM (SELECT any_value({{{row}}}) AS r "
+                                f"FROM {left.cte} t "
+                                f"WHERE EXISTS (SELECT 1 FROM {right.cte} r WHERE {joinable}) "
+                                f"GROUP BY {keys}) u")
             kind = "inner"
         sql_kind = {"inner": "INNER", "leftouter": "LEFT", "rightouter": "RIGHT", "fullouter": "FULL"}[kind]
         taken: set[str] = set()

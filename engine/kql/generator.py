@@ -8,6 +8,7 @@ Row order is KQL's only after ``sort``/``top``/``serialize``: those steps add a 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import fnmatch
 import json
@@ -39,6 +40,20 @@ class Rel:
     # (pervalue.py). None after anything that groups, joins, unions or keeps only a few
     # rows.
     rows_of: str | None = None
+    # After a summarize or distinct and only row-wise steps since: the grouping's CTE and,
+    # for each column that is still one of its keys, the key's expression over the
+    # grouping's input rows. An inner join can then drop the input rows of the groups the
+    # other side has no key for, before grouping them (see restrict_grouping).
+    grouped: "Grouped | None" = None
+
+
+@dataclass
+class Grouped:
+    cte: int  # index in Generator.ctes
+    head: str  # "SELECT ..." of that CTE, up to FROM
+    source: str  # the CTE it reads, as t
+    tail: str  # " GROUP BY ..." or ""
+    keys: dict[str, str]  # column SQL name -> key expression over t
 
 
 @dataclass
@@ -291,15 +306,21 @@ class Generator:
 
     # ------------------------------------------------------------ row-wise operators
     def select(self, rel: Rel, items: list[tuple[S.Col, str]], tail: str = "",
-               ordered: bool | None = None, rows_of: str | None | bool = True) -> Rel:
+               ordered: bool | None = None, rows_of: str | None | bool = True,
+               grouped: bool = True) -> Rel:
         """A step selecting `items` (column, SQL expression) from `rel`, carrying __ord."""
         ordered = rel.ordered if ordered is None else ordered
         parts = [f"{expr} AS {q(c.sql)}" for c, expr in items]
         if ordered and rel.ordered:
             parts.append(f"t.{ORD}")
         sql = f"SELECT {', '.join(parts) or '1 AS _empty'} FROM {rel.cte} t{tail}"
+        keys = None
+        if grouped and rel.grouped is not None:
+            by_ref = {f"t.{q(col)}": key for col, key in rel.grouped.keys.items()}
+            kept = {c.sql: by_ref[e] for c, e in items if e in by_ref}
+            keys = dataclasses.replace(rel.grouped, keys=kept) if kept else None
         return Rel(self.cte(sql), S.Schema([c for c, _ in items]), ordered and rel.ordered,
-                   rel.rows_of if rows_of is True else rows_of)
+                   rel.rows_of if rows_of is True else rows_of, keys)
 
     def passthrough(self, rel: Rel) -> list[tuple[S.Col, str]]:
         return [(c, f"t.{q(c.sql)}") for c in rel.schema.columns]
@@ -502,7 +523,7 @@ class Generator:
         parts = [f"t.{q(c.sql)} AS {q(c.sql)}" for c in rel.schema.columns]
         parts.append(f"row_number() OVER () AS {ORD}")
         return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True,
-                   rel.rows_of)
+                   rel.rows_of, rel.grouped)
 
     def order_clause(self, keys: list[A.SortKey], rel: Rel, env: Env) -> str:
         parts = []
@@ -521,7 +542,7 @@ class Generator:
         tie = f", t.{ORD}" if rel.ordered else ""
         parts.append(f"row_number() OVER (ORDER BY {order}{tie}) AS {ORD}")
         return Rel(self.cte(f"SELECT {', '.join(parts)} FROM {rel.cte} t"), rel.schema, True,
-                   rel.rows_of)
+                   rel.rows_of, rel.grouped)
 
     def op_sort(self, op: A.Sort, rel: Rel, env: Env) -> Rel:
         return self.with_order(rel, self.order_clause(op.keys, rel, env))
@@ -536,14 +557,14 @@ class Generator:
         n = self.count_value(op.count, rel, env, "top")
         ordered = self.with_order(rel, self.order_clause([op.key], rel, env))
         return self.select(ordered, self.passthrough(ordered), f" WHERE t.{ORD} <= {n}",
-                           rows_of=None)
+                           rows_of=None, grouped=False)
 
     def op_take(self, op: A.Take, rel: Rel, env: Env) -> Rel:
         n = self.count_value(op.count, rel, env, "take")
         if rel.ordered:
             return self.select(rel, self.passthrough(rel), f" WHERE t.{ORD} <= {n}",
-                               rows_of=None)
-        return self.select(rel, self.passthrough(rel), f" LIMIT {n}", rows_of=None)
+                               rows_of=None, grouped=False)
+        return self.select(rel, self.passthrough(rel), f" LIMIT {n}", rows_of=None, grouped=False)
 
     def op_distinct(self, op: A.Distinct, rel: Rel, env: Env) -> Rel:
         if op.items is None:
@@ -556,9 +577,7 @@ class Generator:
                 name = item.name or S.expression_name(item.expr) or S.next_column_n(taken)
                 taken.add(name)
                 items.append((S.Col(name, v.type, self.sqlname(name), v.nullable), v.sql))
-        parts = [f"{e} AS {q(c.sql)}" for c, e in items]
-        sql = f"SELECT DISTINCT {', '.join(parts)} FROM {rel.cte} t"
-        return Rel(self.cte(sql), S.Schema([c for c, _ in items]), False)
+        return self.grouping(rel, items, len(items), distinct=True)
 
     def op_count(self, op: A.Count, rel: Rel, env: Env) -> Rel:
         col = S.Col("Count", "long", self.sqlname("Count"), False)
@@ -579,10 +598,30 @@ class Generator:
         self.group_by = [c.name for c, _ in items]
         for item in op.aggregates:
             items.extend(self.aggregate(item, rel, env, taken))
+        return self.grouping(rel, items, n_by)
+
+    def grouping(self, rel: Rel, items: list[tuple[S.Col, str]], n_by: int,
+                 distinct: bool = False) -> Rel:
+        """A summarize (the first ``n_by`` items are its keys) or a distinct (all are)."""
         parts = [f"{e} AS {q(c.sql)}" for c, e in items]
-        group = f" GROUP BY {', '.join(str(i + 1) for i in range(n_by))}" if n_by else ""
-        sql = f"SELECT {', '.join(parts)} FROM {rel.cte} t{group}"
-        return Rel(self.cte(sql), S.Schema([c for c, _ in items]), False)
+        head = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(parts)}"
+        tail = f" GROUP BY {', '.join(str(i + 1) for i in range(n_by))}" if n_by and not distinct else ""
+        name = self.cte(f"{head} FROM {rel.cte} t{tail}")
+        keys = {c.sql: e for c, e in items[:n_by]}
+        grouped = Grouped(len(self.ctes) - 1, head, rel.cte, tail, keys) if keys else None
+        return Rel(name, S.Schema([c for c, _ in items]), False, None, grouped)
+
+    def restrict_grouping(self, grouped: Grouped, pairs: list[tuple[str, str]], other: str) -> None:
+        """Keep, of the grouping's input rows, those whose keys the CTE ``other`` has
+        (``pairs``: other's column, grouping column, both SQL names): the groups of the
+        other keys cannot be joined. Exact for a join that looks at no right row without a
+        left match: a group is dropped whole or kept whole, so what it aggregates is
+        unchanged."""
+        match = " AND ".join(f"o.{q(col)} = {grouped.keys[key]}" for col, key in pairs)
+        name = self.ctes[grouped.cte][0]
+        self.ctes[grouped.cte] = (name, f"{grouped.head} FROM {grouped.source} t "
+                                        f"WHERE EXISTS (SELECT 1 FROM {other} o WHERE {match})"
+                                        f"{grouped.tail}")
 
     def aggregate(self, item: A.Assignment, rel: Rel, env: Env, taken: set[str]) -> list[tuple[S.Col, str]]:
         call = item.expr
@@ -659,6 +698,15 @@ class Generator:
                 raise KqlError("joining on a dynamic column is not supported", cond.line, cond.column)
             pairs.append((lc, rc))
         on = " AND ".join(f"l.{q(lc.sql)} = r.{q(rc.sql)}" for lc, rc in pairs)
+        if kind in ("inner", "innerunique", "leftouter", "leftsemi", "leftanti") \
+                and left.rows_of is None and right.grouped is not None \
+                and all(rc.sql in right.grouped.keys for _, rc in pairs):
+            # The right side groups rows (summarize/distinct) by the join keys and the left
+            # is not a table's rows: group only the rows whose keys the left side has, the
+            # only right rows these kinds of join ever look at. iis-brute-force's successful
+            # logons: 40 M distinct rows for a few failing clients; alert-linked-requests:
+            # every script request, for the alerts' files.
+            self.restrict_grouping(right.grouped, [(lc.sql, rc.sql) for lc, rc in pairs], left.cte)
         if kind in ("leftsemi", "leftanti", "rightsemi", "rightanti"):
             keep, other = (left, right) if kind.startswith("left") else (right, left)
             a, b = ("l", "r") if kind.startswith("left") else ("r", "l")
@@ -670,19 +718,17 @@ class Generator:
         left_cte = left.cte
         if kind == "innerunique":
             # KQL keeps one (arbitrary) left row per join key before an inner join: here
-            # any_value() of the whole row as one struct, grouped by key, over the left rows
-            # whose key the right side has (only those can be joined). A window numbering
+            # any_value() of the whole row as one struct, grouped by key. A window numbering
             # the rows of each key sorted every left row: rare-user-agents' 17 M requests
             # took 65 s of CPU on the 10 GB case, the grouping 0.2 s. The row kept is as
-            # arbitrary as before (KQL does not say which).
+            # arbitrary as before (KQL does not say which). (Dropping first the left rows
+            # whose key the right side lacks reads the right side twice, and DuckDB then
+            # materializes it: iis-brute-force's 40 M distinct successes.)
             keys = ", ".join(f"t.{q(lc.sql)}" for lc, _ in pairs)
             row = ", ".join(f"{q(c.sql)}: t.{q(c.sql)}" for c in left.schema.columns)
             cols = ", ".join(f"u.r.{q(c.sql)} AS {q(c.sql)}" for c in left.schema.columns)
-            joinable = " AND ".join(f"t.{q(lc.sql)} = r.{q(rc.sql)}" for lc, rc in pairs)
             left_cte = self.cte(f"SELECT {cols} FROM (SELECT any_value({{{row}}}) AS r "
-                                f"FROM {left.cte} t "
-                                f"WHERE EXISTS (SELECT 1 FROM {right.cte} r WHERE {joinable}) "
-                                f"GROUP BY {keys}) u")
+                                f"FROM {left.cte} t GROUP BY {keys}) u")
             kind = "inner"
         sql_kind = {"inner": "INNER", "leftouter": "LEFT", "rightouter": "RIGHT", "fullouter": "FULL"}[kind]
         taken: set[str] = set()

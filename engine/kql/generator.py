@@ -93,6 +93,8 @@ class Generator:
         # SQL column name -> where its values come from (a table column, maybe through
         # extend/project expressions of it alone): what a per-value predicate groups.
         self.lineage: dict[str, PV.Lineage] = {}
+        # SQL names of the columns table() gave a table's columns (any type).
+        self.table_columns: set[str] = set()
         # "Table.column" of every predicate evaluated per distinct value, in order.
         self.per_value_columns: list[str] = []
         # Column references seen while compiling one expression (see tracked()).
@@ -259,6 +261,7 @@ class Generator:
             sql = self.sqlname(c.name)
             cols.append(S.Col(c.name, c.kql_type, sql, nullable=not c.is_string))
             selects.append(f"{q(c.name)} AS {q(sql)}")
+            self.table_columns.add(sql)
             if c.is_string:
                 self.lineage[sql] = PV.Lineage(table.name, c.name, sql)
         sql = f"SELECT {', '.join(selects)} FROM {q(table.name)}"
@@ -374,8 +377,7 @@ class Generator:
         costly tests see, so that a filter leaving few rows leaves few values to test."""
         schema = rel.schema
         compiled = [(x, *self.tracked(x, schema, env)) for x in operands]
-        roots = {c.sql for c in schema.columns
-                 if c.sql in self.lineage and not self.lineage[c.sql].steps}
+        roots = {c.sql for c in schema.columns if c.sql in self.table_columns}
         cheap_on_rows = [v.sql for x, v, refs in compiled
                          if refs <= roots and not PV.costly(x) and PV.per_value_safe(x, env.lookup)]
         costly: dict[str, list[str]] = {}
@@ -619,9 +621,10 @@ class Generator:
         unchanged."""
         match = " AND ".join(f"o.{q(col)} = {grouped.keys[key]}" for col, key in pairs)
         name = self.ctes[grouped.cte][0]
+        # A semi join, not a correlated EXISTS: DuckDB flattens that by materializing every
+        # input row first (alert-linked-requests: 3.75 M script requests, 2.6 s).
         self.ctes[grouped.cte] = (name, f"{grouped.head} FROM {grouped.source} t "
-                                        f"WHERE EXISTS (SELECT 1 FROM {other} o WHERE {match})"
-                                        f"{grouped.tail}")
+                                        f"SEMI JOIN {other} o ON {match}{grouped.tail}")
 
     def aggregate(self, item: A.Assignment, rel: Rel, env: Env, taken: set[str]) -> list[tuple[S.Col, str]]:
         call = item.expr

@@ -68,8 +68,8 @@ def rows(con, text: str) -> list[tuple]:
 def test_rows_are_those_of_the_unrestricted_join(con, kind, name, right):
     restricted = f"{LEFT} | join kind={kind} ({right}) on Computer, cIP"
     unrestricted = f"{LEFT} | join kind={kind} ({right} | take 1000000) on Computer, cIP"
-    assert "FROM q" in compile_kql(restricted).sql and " o WHERE " in compile_kql(restricted).sql
-    assert " o WHERE " not in compile_kql(unrestricted).sql
+    assert " SEMI JOIN q" in compile_kql(restricted).sql
+    assert " SEMI JOIN " not in compile_kql(unrestricted).sql
     got = rows(con, restricted)
     assert got == rows(con, unrestricted)
     assert got or kind == "leftanti", name  # some keys meet
@@ -97,4 +97,4 @@ def test_the_groups_keep_every_row_of_their_key(con):
     f'{LEFT} | join kind=inner (W3CIISLog | summarize cIP = any(cIP) by Computer) on Computer, cIP',
 ])
 def test_no_restriction_where_it_would_not_be_exact_or_would_not_pay(query):
-    assert " o WHERE " not in compile_kql(query).sql
+    assert " SEMI JOIN " not in compile_kql(query).sql

@@ -4,14 +4,15 @@ Sentinel hunts filter requests with predicates over one column at a time:
 ``ipv4_is_private(cIP) == false``, ``csUriStem matches regex ...``, ``csUriQuery has
 "whoami"``. Evaluated per row, each costs a regular expression per request (3 s of
 ``ipv4_is_private`` over 46 M requests); the same test over the few hundred distinct clients
-costs nothing. The generator (``Generator.op_where``) therefore replaces such a predicate
-``P(col)`` by a membership test::
+costs nothing. The generator (``Generator.op_wheres``, consecutive ``where`` operators
+being one filter) therefore replaces such a predicate ``P(col)`` by a membership test::
 
     EXISTS (SELECT 1 FROM (<the values of col for which P is true>) d
             WHERE d.v IS NOT DISTINCT FROM t.col)
 
 where the values come from the distinct values of the *table* column the row's value was
-read from (its :class:`Lineage`), with ``P`` evaluated once per value. This is exact:
+read from (its :class:`Lineage`), over the table's rows that pass the filter's cheap tests,
+with ``P`` evaluated once per value. This is exact:
 
 - ``P`` depends on that one column and on nothing row-dependent (:func:`per_value_safe`),
   so a row passes iff ``P`` is true for its value, and its value is among the table's;
@@ -22,9 +23,10 @@ read from (its :class:`Lineage`), with ``P`` evaluated once per value. This is e
 - ``IS NOT DISTINCT FROM`` matches a null value to a null value: a table column holding
   nulls keeps exactly the rows the per-row predicate keeps (``P(null)`` is evaluated once,
   like any other value);
-- values the rows at hand do not have are tested too, which costs a little and changes
-  nothing; duplicates, row order and ``now()``/``ago()`` (a bound value, or one subquery
-  over the tables) are untouched.
+- a row that the filter keeps passes its cheap tests, so its value is among the values
+  tested; values the rows at hand do not have are tested too, which costs a little and
+  changes nothing; duplicates, row order and ``now()``/``ago()`` (a bound value, or one
+  subquery over the tables) are untouched.
 
 The set of passing values is collected into one list and unnested: DuckDB then knows it is
 small (its estimate for a grouped subquery is the table's row count), builds the join's hash
@@ -109,8 +111,9 @@ class Lineage:
 
     def values_sql(self, rows: str, filters: list[str]) -> str:
         """A relation ``t`` holding, once each, every value of the table column (as
-        ``root``) and of every step, over the rows of ``rows`` (the query's CTE of the
-        table) that pass ``filters`` (SQL over that CTE's columns as ``t."..."``).
+        ``root``) and of every step, over the rows of ``rows`` (a subquery reading the
+        table with the query's column names) that pass ``filters`` (SQL over those
+        columns as ``t."..."``).
         ``min()`` rather than the grouping key itself: DuckDB would push a filter on the
         key below the grouping, back onto every row."""
         root = _q(self.root)

@@ -20,6 +20,7 @@ import duckdb
 
 from engine import coverage, kql_functions
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
+from engine.kql.pervalue import PerValuePolicy, sampled
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
 
@@ -31,14 +32,16 @@ ensure_installed = kql_functions.ensure_installed
 
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
              overrides: Mapping[str, Any] | None = None, *,
-             now: datetime | None = None) -> HuntRun:
+             now: datetime | None = None, per_value: PerValuePolicy | None = None) -> HuntRun:
     """Run one rule: every output row becomes a Finding; the rule's coverage checks add
     notes. Raises RuleError for bad overrides, a KQL rule that does not compile, or SQL
-    whose output lacks the rule's columns."""
+    whose output lacks the rule's columns. ``per_value``: which table columns a KQL rule's
+    costly where tests are made once per distinct value of (engine.kql.pervalue; default:
+    those whose first values on ``con`` repeat)."""
     params = resolve_parameters(rule, overrides)
     started = time.perf_counter()
     ensure_installed(con)  # the one registry holds the compiler's macros too
-    sql, bound, compiled = _executable(rule, params, now)
+    sql, bound, compiled = _executable(rule, params, now, con, per_value)
     try:
         cursor = con.execute(sql, bound)
         columns = [d[0] for d in cursor.description]
@@ -269,11 +272,12 @@ def run_rules(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule],
     (a typo must not silently run the defaults). ``on_rule`` hears of each rule as it
     starts (a 10 GB case takes minutes for twelve hunts: the console says which runs)."""
     per_rule = split_overrides(rules, overrides or {})
+    per_value = sampled(con)  # one look at each column for all the rules
     runs = []
     for done, rule in enumerate(rules):
         if on_rule is not None:
             on_rule(done, len(rules), rule)
-        runs.append(run_rule(con, rule, per_rule[rule.id], now=now))
+        runs.append(run_rule(con, rule, per_rule[rule.id], now=now, per_value=per_value))
     return runs
 
 
@@ -298,10 +302,13 @@ def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]
     return per_rule
 
 
-def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
-                ) -> tuple[str, Any, Any]:
+def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None,
+                con: duckdb.DuckDBPyConnection | None = None,
+                per_value: PerValuePolicy | None = None) -> tuple[str, Any, Any]:
     """The SQL to run, its bound values, and the CompiledQuery when it came from the KQL
-    (None for hand-written SQL)."""
+    (None for hand-written SQL). With ``con``, the KQL's costly where tests are evaluated
+    once per distinct value where the data there says it pays (engine.kql.pervalue), or
+    as ``per_value`` says."""
     if rule.sql is not None:
         return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}, None
     try:
@@ -310,7 +317,9 @@ def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None
         raise RuleError(f"{rule.source_path}: rule {rule.slug} has no `sql` and the KQL "
                         f"compiler is not available: {exc}") from exc
     try:
-        compiled = compile_kql(rule.query, now=now)
+        if per_value is None and con is not None:
+            per_value = sampled(con)
+        compiled = compile_kql(rule.query, now=now, per_value=per_value)
     except Exception as exc:  # KqlError and anything the compiler did not foresee
         raise RuleError(f"{rule.source_path}: key 'query': cannot compile the KQL: "
                         f"{exc}") from exc

@@ -430,8 +430,10 @@ def spark_query(rule: Rule, params: Mapping[str, Any], now: datetime | None = No
         sql, origin, values = translate_duckdb_sql(rule.sql, where), "translated", params
     else:
         from engine.kql import compile_kql  # only KQL-only rules need the compiler
+        from engine.kql.pervalue import never
 
-        compiled = compile_kql(rule.query, now=now)
+        # Per row, as written: the per-distinct-value form is DuckDB's (measured there only).
+        compiled = compile_kql(rule.query, now=now, per_value=never)
         sql, origin = translate_duckdb_sql(compiled.sql, where), "translated"
         values = {f"p{i}": v for i, v in enumerate(compiled.params, start=1)}
     args = {}

@@ -4,6 +4,11 @@ Stages, as in sqlglot: :mod:`tokenizer` -> :mod:`parser` (syntax tree in :mod:`a
 :mod:`semantic` (tables, column types, KQL's naming rules) -> :mod:`generator` (one DuckDB
 SELECT, values bound as parameters). Run the SQL on a connection where :func:`install` ran
 (engine.kql_functions' one macro registry, the compiler's kqlx_* macros included).
+
+A costly ``where`` test of one column (``ipv4_is_private(cIP) == false``, ``matches regex``,
+``has``...) is evaluated once per distinct value of the table column rather than per row,
+when the ``per_value`` policy says it pays (:mod:`pervalue`; :func:`pervalue.sampled` looks
+at the data, which the runners pass; without one, always).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from engine.tables import TABLES
 from .errors import KqlError, QueryFailed
 from .generator import Generator
 from .parser import parse
+from .pervalue import PerValuePolicy
 
 __all__ = ["CompiledQuery", "KqlError", "QueryFailed", "compile_kql", "install", "installed", "default_now", "run"]
 
@@ -36,6 +42,8 @@ class CompiledQuery:
     types: list[str] = field(default_factory=list)
     # `by` columns of the last summarize (empty when there is none): what identifies a row.
     group_by: list[str] = field(default_factory=list)
+    # "Table.column" of each where test evaluated once per distinct value (pervalue.py).
+    per_value: list[str] = field(default_factory=list)
 
     def execute(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         """Install the macros (once per connection) and run the query; fetch from the
@@ -53,13 +61,17 @@ class CompiledQuery:
             raise QueryFailed(str(exc).splitlines()[0]) from exc
 
 
-def compile_kql(text: str, *, now: _dt.datetime | None = None) -> CompiledQuery:
+def compile_kql(text: str, *, now: _dt.datetime | None = None,
+                per_value: PerValuePolicy | None = None) -> CompiledQuery:
     """Compile one KQL query. ``now`` anchors now()/ago(); without it the SQL uses the
-    latest TimeGenerated in the tables it runs on."""
+    latest TimeGenerated in the tables it runs on. ``per_value`` says for which table
+    columns a costly where test is evaluated once per distinct value (default: all; the
+    rows are the same either way, only the time differs)."""
     query = parse(text, frozenset(TABLES))
-    gen = Generator(now)
+    gen = Generator(now, per_value)
     sql, columns = gen.compile(query)
-    return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types, gen.group_by)
+    return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types, gen.group_by,
+                         gen.per_value_columns)
 
 
 def default_now(con: duckdb.DuckDBPyConnection) -> _dt.datetime | None:

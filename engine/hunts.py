@@ -211,11 +211,13 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
     # One rule at a time, each completed (imports merged) before the next starts. Imports
     # are per rule, so this gives the same runs as completing them all at the end.
     per_rule = split_overrides(rules, overrides or {})
+    per_value = sampled(con)  # one look at each column for all the rules, as run_rules
     runs: list[HuntRun] = []
     for done, rule in enumerate(rules):
         if on_rule is not None:
             on_rule(done, len(rules), rule)
-        runs += complete([run_rule(con, rule, per_rule[rule.id], now=now)], [rule])
+        runs += complete([run_rule(con, rule, per_rule[rule.id], now=now,
+                                   per_value=per_value)], [rule])
     return runs
 
 

@@ -383,7 +383,9 @@ def installed(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether install() completed on this connection. A connection variable says so: asking
     duckdb_functions() walks every function DuckDB has (0.03-0.12 s, paid per hunt), and
     calling a missing macro would abort an open transaction."""
-    return con.execute(f"SELECT getvariable('{_MARK}')").fetchone()[0] == _DIGEST
+    # fetchall, not fetchone: a result left open blocks the connection's relation API in
+    # DuckDB 2 ("Resource In Use").
+    return con.execute(f"SELECT getvariable('{_MARK}')").fetchall()[0][0] == _DIGEST
 
 
 def ensure_installed(con: duckdb.DuckDBPyConnection) -> None:

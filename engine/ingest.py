@@ -190,6 +190,8 @@ def run_ingest(case: Case, evidence: list[Path], options: IngestOptions,
             elif entry.get("size"):
                 read_count += 1
 
+        _keep_unreachable(found, old_files, files, reports)
+
         tables = {"W3CIISLog": 0, "SecurityAlert": 0}
         for entry in files.values():
             if entry.get("table") in tables:
@@ -371,6 +373,39 @@ def _remove_orphans(case: Case, manifest: dict, keep: set[str] = frozenset()) ->
         if f"data/{folder.name}" not in known:
             shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(case.path / "tmp", ignore_errors=True)
+
+
+def _keep_unreachable(found: list[discover.Found], old_files: dict[str, dict],
+                      files: dict[str, dict], reports: list[FileReport]) -> None:
+    """An evidence folder (or file) given to the ingest that no longer exists (a share not
+    mounted, a drive not plugged in, a folder moved) keeps what the case last read from it:
+    the case may be all that is left of that evidence, and a re-run must not empty it. Its
+    files stay in the case, reported as not reachable; a folder's entry says how many."""
+    for item in found:
+        if item.skip_reason != "not found" or item.path != item.root:
+            continue
+        root = item.path
+        note = f"not reachable now ({root} not found): kept as last read"
+        previous = old_files.get(str(root))
+        if previous is not None and previous.get("kind") != discover.SKIPPED:
+            # A file given by name: its last reading takes the place of "not found".
+            files[str(root)] = previous
+            reports[:] = [r for r in reports if r.path != str(root)]
+            reports.append(_report(str(root), previous, cached=True))
+            reports[-1].notes.append(note)
+            continue
+        kept = [key for key in old_files
+                if key not in files and Path(key).is_relative_to(root)]
+        for key in kept:
+            files[key] = old_files[key]
+            reports.append(_report(key, old_files[key], cached=True))
+            reports[-1].notes.append(note)
+        if kept:
+            reason = f"not found: the case keeps the {len(kept):,} file(s) last read from it"
+            files[str(root)] = {**files[str(root)], "reason": reason}
+            for report in reports:
+                if report.path == str(root):
+                    report.reason = reason
 
 
 def _report(key: str, entry: dict, cached: bool) -> FileReport:

@@ -47,6 +47,7 @@ from engine.evidence.w3c_layout import (
     LineCap,
     W3CLayout,
     scan_directives,
+    scan_directives_fast,
 )
 from engine.tables import W3CIISLOG
 
@@ -426,16 +427,30 @@ def _open_stream(path: Path, gz: bool):
     return ForgivingGzip(open(path, "rb")) if gz else open(path, "rb")
 
 
+def directive_pass(path: Path, gz: bool, max_line: int = DEFAULT_MAX_LINE_BYTES
+                   ) -> tuple[W3CLayout, str | None, list, int]:
+    """The directive pass over ``path``: its layout, the gzip damage met (or None), and the
+    lines over ``max_line`` (the first ones kept, and how many in all).
+
+    The fast pass takes the files IIS writes; any other file (a long, blank or lone-CR
+    line...) is read again from the start through LineCap: a planted giant line (a gzip
+    bomb of NULs) costs neither memory nor the file's other rows, and the same cap in
+    _clean_copy keeps the line numbers equal."""
+    with _open_stream(path, gz) as raw:
+        info = scan_directives_fast(raw, max_line)
+        damage = getattr(raw, "damage", None)
+    if info is not None:
+        return info, damage, [], 0
+    with LineCap(_open_stream(path, gz), max_line) as stream:
+        info = scan_directives(stream)
+    return info, getattr(stream, "damage", None), stream.long_lines, stream.long_line_count
+
+
 def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path,
              tmp_dir: Path, opts: W3CReadOptions) -> W3CResult:
     """Load one raw W3C file into ``out_dir`` (Parquet); never writes beside ``path``."""
     result = W3CResult()
-    # Through LineCap: a planted giant line (a gzip bomb of NULs) costs neither memory nor
-    # the file's other rows; the same cap in _clean_copy keeps the line numbers equal.
-    with LineCap(_open_stream(path, gz), opts.max_line_bytes) as stream:
-        info = scan_directives(stream)
-    damage = getattr(stream, "damage", None)
-    long_lines = stream.long_lines
+    info, damage, long_lines, long_line_count = directive_pass(path, gz, opts.max_line_bytes)
     if not info.layouts:
         result.reason = "W3C-style lines but no #Fields line: the field order is unknown"
         return result
@@ -451,7 +466,7 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
     # A file name that is not UTF-8 cannot be handed to DuckDB: read a private copy.
     if long_lines:
         first = long_lines[0]
-        more = stream.long_line_count - 1
+        more = long_line_count - 1
         result.notes.append(
             f"line {first.line} (byte {first.offset:,} of the "
             f"{'decompressed ' if gz else ''}file) is {first.length:,} bytes, over the "

@@ -453,6 +453,9 @@ def scan_directives_fast(stream: BinaryIO,
             result.first_data_line = line_no
     if result.first_data_line is None and line_no > FIRST_DATA_LINE_LOOKAHEAD:
         return None
+    # Arrow's allocator keeps what the split freed (measured 40 MB after a 256 MB file):
+    # hand it back before DuckDB's COPY wants the memory.
+    pa.default_memory_pool().release_unused()
     result.lines = line_no
     _build_segments(result)
     return result

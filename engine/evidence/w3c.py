@@ -106,6 +106,13 @@ class _Sql:
         self.params: dict[str, object] = {}
         self.segments: list | None = None  # set when the query joins SEGMENTS_VIEW
         self.shifts: LineShifts | None = None  # set when the query joins SHIFTS_VIEW
+        self.enums: dict[str, str] = {}  # one-value ENUM types the query casts to (_ENUMS)
+
+    def constant(self, expr: str, enum: str, value: str) -> str:
+        """A column that holds ``value`` (which ``expr`` gives) in every row of the file,
+        cast to a one-value ENUM: see _ENUMS."""
+        self.enums[enum] = value
+        return f"CAST({expr} AS {enum})"
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params)}"
@@ -252,11 +259,18 @@ def _select_sql(info: W3CLayout, opts: W3CReadOptions, sql: _Sql, quoted: bool,
             qualified = f"(CASE lower(scn_v) {whens} ELSE {qualified} END)"
         computer = (f"(CASE WHEN scn_v IS NULL OR scn_v IN ('', '-') THEN {fallback} "
                     f"ELSE {qualified} END)")
-    values["Computer"] = computer
-    values["TenantId"] = sql.bind(opts.tenant_id)
-    values["SourceSystem"] = "'OpsManager'"
-    values["FileUri"] = sql.bind(opts.file_uri)
-    values["Type"] = "'W3CIISLog'"
+    values["Computer"] = (sql.constant(computer, "w3c_computer", opts.host.computer)
+                          if constant_computer else computer)
+    values["TenantId"] = sql.constant(sql.bind(opts.tenant_id), "w3c_tenant", opts.tenant_id)
+    values["SourceSystem"] = sql.constant("'OpsManager'", "w3c_source", "OpsManager")
+    values["FileUri"] = sql.constant(sql.bind(opts.file_uri), "w3c_file", opts.file_uri)
+    values["Type"] = sql.constant("'W3CIISLog'", "w3c_type", "W3CIISLog")
+    # A text field no layout has is '' in every row (with or without --keep-dash).
+    for column in by_column:
+        ref = f'"r_{column}"'
+        if (W3CIISLOG.column(column).is_string and raw[f"r_{column}"] == "NULL"
+                and values[column] == text(ref)):
+            values[column] = sql.constant("''", "w3c_empty", "")
     values["_file_id"] = f"CAST({sql.bind(opts.file_id)} AS INTEGER)"
     values["_line"] = "ln"
 
@@ -562,6 +576,28 @@ def _drop_shifts(con) -> None:
     con.execute(f"DROP TABLE IF EXISTS {SHIFTS_VIEW}")
 
 
+# The one-value ENUM types of _Sql.constant, one per connection (TEMP: a cursor's own, so
+# files read side by side do not share them). Why: DuckDB's Parquet writer hashes every
+# row of a VARCHAR column into the column's dictionary, also when the value never changes,
+# while an ENUM column comes with its dictionary. The Parquet file is the same (UTF8 byte
+# arrays, dictionary-encoded, the same statistics; DuckDB and Arrow read VARCHAR back)
+# except that the pages say RLE_DICTIONARY and no Bloom filter is written for these
+# columns. Measured on a 50 MB IIS file: 0.47 -> 0.38 CPU-s for the COPY (10 such columns).
+_ENUMS = {
+    "w3c_computer": "CREATE OR REPLACE TEMP TYPE w3c_computer AS ENUM (SELECT $v)",
+    "w3c_tenant": "CREATE OR REPLACE TEMP TYPE w3c_tenant AS ENUM (SELECT $v)",
+    "w3c_source": "CREATE OR REPLACE TEMP TYPE w3c_source AS ENUM (SELECT $v)",
+    "w3c_file": "CREATE OR REPLACE TEMP TYPE w3c_file AS ENUM (SELECT $v)",
+    "w3c_type": "CREATE OR REPLACE TEMP TYPE w3c_type AS ENUM (SELECT $v)",
+    "w3c_empty": "CREATE OR REPLACE TEMP TYPE w3c_empty AS ENUM (SELECT $v)",
+}
+
+
+def _create_enums(con, sql: _Sql) -> None:
+    for name, value in sql.enums.items():
+        con.execute(_ENUMS[name], {"v": value})
+
+
 def _copy(con, info, opts, source, compression, target: Path, quoted: bool,
           shifts: LineShifts | None = None) -> None:
     sql = _Sql()
@@ -579,6 +615,7 @@ def _copy(con, info, opts, source, compression, target: Path, quoted: bool,
             "lay": pa.array([s.layout for s in sql.segments], pa.int32()),
             "seg_date": pa.array([s.date for s in sql.segments], pa.string()),
         }))
+    _create_enums(con, sql)
     shifted = _register_shifts(con, sql.shifts)
     try:
         con.execute(
@@ -618,6 +655,7 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
     if sql.segments is not None:
         return None  # many header blocks: _copy registers the segment table the query joins
     sql.params.update(src=str(source), compression=compression)
+    _create_enums(con, sql)
     target.mkdir(parents=True, exist_ok=True)
     single = target / "plain.parquet"
     written = con.execute(

@@ -180,3 +180,61 @@ def test_statistics_that_do_not_say_it_exactly_are_not_used():
     no_min = stats()
     del no_min[0][4]['"Computer"']["min"]
     assert _summary_from_stats(no_min) is None
+
+
+def _parquet_facts(con, path: Path) -> tuple:
+    """What a reader sees of a Parquet file: its schema, each column chunk's statistics and
+    value count, and its rows."""
+    schema = con.execute(
+        "SELECT name, type, type_length, repetition_type, num_children, converted_type, "
+        "scale, precision, field_id, logical_type FROM parquet_schema($f)", {"f": str(path)}
+    ).fetchall()
+    stats = con.execute(
+        "SELECT row_group_id, path_in_schema, type, stats_min, stats_max, stats_null_count, "
+        "num_values FROM parquet_metadata($f) ORDER BY ALL", {"f": str(path)}).fetchall()
+    data = con.execute("SELECT * FROM read_parquet($f) ORDER BY _line", {"f": str(path)}).fetchall()
+    return schema[1:], stats, data
+
+
+def test_one_value_columns_written_as_enums_give_the_same_files(tmp_path, monkeypatch):
+    """Columns that hold one value for a whole file are written from a one-value ENUM (a
+    cheaper write): schema, statistics and rows must be those of the plain write."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from engine.evidence import w3c
+
+    scn = FIELDS + " s-computername"
+    write(tmp_path / "ev/EXCH01/u_ex1.log", IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n")
+    write(tmp_path / "ev/EXCH02/u_ex1.log",
+          IIS_HEAD + scn + "\r\n" + row() + " A\r\n" + row() + " B\r\nbad\r\n")
+    write(tmp_path / "ev/EXCH03/u_ex1.log",  # a quoting writer: the partitioned write
+          "#Software: IIS Advanced Logging\r\n" + FIELDS + "\r\n" + row() + "\r\n")
+    options = IngestOptions(tenant_id="t-1")
+    ingest(tmp_path / "ev", tmp_path / "enum", options)
+    monkeypatch.setattr(w3c._Sql, "constant", lambda self, expr, enum, value: expr)
+    ingest(tmp_path / "ev", tmp_path / "plain", options)
+
+    def files(case: str) -> list[Path]:
+        return sorted((tmp_path / case).glob("data/*/W3CIISLog/kind=rows/*/*/*.parquet"),
+                      key=lambda p: p.parts[-3:])
+
+    con = duckdb.connect()
+    assert len(files("enum")) == len(files("plain")) == 4
+    for enum, plain in zip(files("enum"), files("plain")):
+        assert enum.parts[-3:] == plain.parts[-3:]
+        assert _parquet_facts(con, enum) == _parquet_facts(con, plain)
+        assert pq.read_schema(enum) == pq.read_schema(plain)
+
+
+def test_files_read_side_by_side_keep_their_own_file_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXHUNT_INGEST_WORKERS", "2")
+    for n in range(6):
+        write(tmp_path / f"ev/EXCH0{n}/u_ex{n}.log",
+              IIS_HEAD + FIELDS + "\r\n" + "".join(row() + "\r\n" for _ in range(50)))
+    report = ingest(tmp_path / "ev", tmp_path / "case", IngestOptions(tenant_id="t-9"))
+    got = {(r["FileUri"], r["Computer"], r["TenantId"], r["SourceSystem"], r["Type"],
+            r["csHost"]) for r in rows(tmp_path / "case")}
+    assert got == {(f.path, f.computer, "t-9", "OpsManager", "W3CIISLog", "")
+                   for f in report.files}
+    assert {Path(p).parent.name for p, *_ in got} == {f"EXCH0{n}" for n in range(6)}

@@ -3,7 +3,9 @@
 Directives are rare (a handful per file), so this pass only looks for lines that start
 with ``#`` using ``bytes.find`` and counts newlines between them with ``bytes.count``: both
 run at memory speed in C, no Python code runs per data line. The result tells the DuckDB
-pass (w3c.py) which layout governs each line number.
+pass (w3c.py) which layout governs each line number. ``scan_directives_fast`` gives the same
+result for the files IIS writes at a quarter of the cost (Arrow splits the lines) and
+declines every other file, which then takes this exact pass.
 
 Line numbers follow DuckDB's CSV reader, which ends a line at ``\\n``, ``\\r\\n`` or a lone
 ``\\r``. Files that would make the two disagree (blank lines, which DuckDB skips; lone CRs)
@@ -377,3 +379,121 @@ class LineCap:
             out.append(self._tail)
             self._tail = b""
         return b"".join(out)
+
+
+FIRST_DATA_LINE_LOOKAHEAD = 10001  # the lines _note_first_data_line looks at in one body
+
+
+def scan_directives_fast(stream: BinaryIO,
+                         max_line: int = DEFAULT_MAX_LINE_BYTES) -> W3CLayout | None:
+    """``scan_directives(LineCap(stream, max_line))`` for the files IIS writes, about four
+    times cheaper; None for any other file, whose pass the caller then runs from the start.
+
+    Why: the pass through LineCap cost about 30% of a raw file's ingest CPU (measured 0.23
+    CPU-s per 50 MB of IIS log against 0.06 here), holding the GIL before each file's COPY.
+    Here Arrow splits each 16 MB chunk into lines (memory speed, GIL released) and each
+    test is one vectorised call per chunk; the chunk is read into a reused buffer.
+
+    It handles only what the two agree on by construction, and gives up (None) on the
+    rest, which the exact pass handles: a line over ``max_line`` bytes (LineCap would
+    rewrite it), a blank line or a CR not followed by LF (those files get a cleaned copy),
+    and a file whose first data line is not among its first FIRST_DATA_LINE_LOOKAHEAD lines
+    (where _note_first_data_line's answer depends on its chunk boundaries). On the files it
+    handles, every field equals the exact pass's (tests/evidence/test_directive_pass.py)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    limit = max(int(max_line), 1024)  # as LineCap
+    result = W3CLayout()
+    line_no = 0
+    carry = b""  # bytes after the last newline read so far: the start of a line
+    buf = bytearray(CHUNK + 64 * 1024)
+    readinto = getattr(stream, "readinto", None)
+    while True:
+        head = len(carry)
+        if head + CHUNK > len(buf):
+            buf = bytearray(head + CHUNK)
+        view = memoryview(buf)
+        try:
+            view[:head] = carry
+            if readinto is not None:
+                got = readinto(view[head:head + CHUNK]) or 0
+            else:
+                data = stream.read(CHUNK)
+                got = len(data)
+                view[head:head + got] = data
+                del data
+        finally:
+            view.release()
+        meter.count(got)  # progress during a long file, as LineCap counts it
+        if not got:
+            break
+        end = head + got
+        last_nl = buf.rfind(b"\n", 0, end)
+        if last_nl < 0:
+            carry = bytes(buf[:end])
+            if len(carry) > limit:
+                return None
+            continue
+        lines = _scan_lines_fast(pa, pc, buf, last_nl, line_no, limit, result)
+        if lines is None:
+            return None
+        line_no += lines
+        if result.first_data_line is None and line_no >= FIRST_DATA_LINE_LOOKAHEAD:
+            return None  # do not read on only to decline at the end
+        carry = bytes(buf[last_nl + 1:end])
+    if carry:
+        # The last line, without a final newline: LineCap passes it unchanged (<= limit).
+        if len(carry) > limit or b"\r" in carry:
+            return None  # over the limit, or a CR that no LF follows
+        line_no += 1
+        if carry.startswith(b"#"):
+            result.directives.append((line_no, carry.rstrip(b"\r").decode("utf-8", "replace")))
+        if result.first_data_line is None and _is_data_line(carry):
+            result.first_data_line = line_no
+    if result.first_data_line is None and line_no > FIRST_DATA_LINE_LOOKAHEAD:
+        return None
+    # Arrow's allocator keeps what the split freed (measured 40 MB after a 256 MB file):
+    # hand it back before DuckDB's COPY wants the memory.
+    pa.default_memory_pool().release_unused()
+    result.lines = line_no
+    _build_segments(result)
+    return result
+
+
+def _is_data_line(line: bytes) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith(b"#")
+
+
+def _scan_lines_fast(pa, pc, buf: bytearray, stop: int, line_no: int, limit: int,
+                     result: W3CLayout) -> int | None:
+    """The lines of ``buf[:stop]`` (``buf[stop]`` is a newline), numbered from line_no + 1,
+    into ``result``; how many there are, or None when the exact pass must read the file."""
+    data = pa.py_buffer(buf)
+    bounds = pa.array([0, stop], pa.int64()).buffers()[1]
+    lines = pc.split_pattern(pa.Array.from_buffers(pa.large_binary(), 1, [None, bounds, data]),
+                             b"\n").flatten()
+    del data
+    lengths = pc.min_max(pc.binary_length(lines)).as_py()
+    if lengths["min"] == 0 or lengths["max"] > limit:
+        return None  # a blank line, or a line LineCap would replace
+    crlf = pc.sum(pc.ends_with(lines, b"\r")).as_py() or 0
+    if crlf != buf.count(b"\r", 0, stop):
+        return None  # a CR that no LF follows
+    if crlf and lengths["min"] == 1 and pc.any(pc.equal(lines, b"\r")).as_py():
+        return None  # a blank line (CRLF)
+    for i in pc.indices_nonzero(pc.starts_with(lines, b"#")).to_pylist():
+        line = lines[i].as_py()
+        result.directives.append((line_no + i + 1, line.rstrip(b"\r").decode("utf-8", "replace")))
+    if result.first_data_line is None:
+        look = min(len(lines), max(FIRST_DATA_LINE_LOOKAHEAD - line_no, 0))
+        i = 0
+        while i < look and result.first_data_line is None:
+            batch = lines.slice(i, min(64 << (i // 64).bit_length(), look - i)).to_pylist()
+            for k, line in enumerate(batch):
+                if _is_data_line(line):
+                    result.first_data_line = line_no + i + k + 1
+                    break
+            i += len(batch)
+    return len(lines)

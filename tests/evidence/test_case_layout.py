@@ -110,3 +110,131 @@ def test_an_iis_file_with_hundreds_of_header_blocks_maps_each_row_to_its_layout(
     got = rows(tmp_path / "case")
     assert all(r["cIP"] == ("192.0.2.1" if "odd" in r["csUriStem"] else "192.0.2.2") for r in got)
     assert [r["_line"] for r in got][:3] == [3, 6, 9]
+
+
+def _read_back(case_dir: Path) -> dict[str, tuple[int, str | None]]:
+    """Each file's rows and Computers as the case's Parquet files hold them."""
+    import duckdb
+
+    manifest = Case(case_dir).read_manifest()
+    out = {}
+    for path, entry in manifest["files"].items():
+        files = [str(p) for p in (case_dir / entry["data"]).glob(
+            "W3CIISLog/kind=rows/host=*/day=*/*.parquet")] if entry.get("data") else []
+        if not files:
+            out[Path(path).name] = (0, None)
+            continue
+        con = duckdb.connect()
+        count = con.execute("SELECT count(*) FROM read_parquet($f)", {"f": files}).fetchone()[0]
+        names = [r[0] for r in con.execute(
+            'SELECT DISTINCT "Computer" FROM read_parquet($f) ORDER BY 1', {"f": files}).fetchall()]
+        out[Path(path).name] = (count, ", ".join(names) or None)
+    return out
+
+
+def test_the_counts_and_computers_a_write_reports_are_those_its_files_hold(tmp_path):
+    """The single-file write takes rows and Computers from COPY's own statistics instead of
+    reading its file back: they must be what a read-back gives, whichever way it went."""
+    scn = FIELDS + " s-computername"
+    late = row(stem="/late").replace("2024-03-01", "2024-03-02")
+    odd_year = row(stem="/odd").replace("2024-03-01", "0999-03-01")
+    texts = {
+        "one.log": IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n" + row(stem="/b") + "\r\n",
+        "two-days.log": IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n" + late + "\r\n",
+        "two-hosts.log": IIS_HEAD + scn + "\r\n" + row() + " EXCH01\r\n" + row() + " EXCH02\r\n",
+        "one-host.log": IIS_HEAD + scn + "\r\n" + row() + " EXCH09\r\n" + row() + " EXCH09\r\n",
+        "no-host.log": IIS_HEAD + scn + "\r\n" + row() + " -\r\n" + row() + " EXCH03\r\n",
+        "long-name.log": IIS_HEAD + scn + "\r\n" + row() + " " + "X" * 300 + "\r\n",
+        "untimed.log": IIS_HEAD + FIELDS + "\r\n" + row().replace("2024-03-01", "2024-13-45") + "\r\n",
+        "odd-year.log": IIS_HEAD + FIELDS + "\r\n" + odd_year + "\r\n",
+        "bad-line.log": IIS_HEAD + FIELDS + "\r\n" + row() + "\r\nshort line\r\n",
+        "head-only.log": IIS_HEAD + FIELDS + "\r\n",
+    }
+    for name, text in texts.items():
+        write(tmp_path / "ev/EXCH01" / name, text)
+    report = ingest(tmp_path / "ev", tmp_path / "case")
+    reported = {Path(f.path).name: (f.rows, f.computer if f.rows else None) for f in report.files}
+    assert reported == _read_back(tmp_path / "case")
+    assert reported["two-hosts.log"] == (2, "EXCH01, EXCH02")
+    assert reported["one.log"] == (2, "EXCH01")
+
+
+def test_statistics_that_do_not_say_it_exactly_are_not_used():
+    from engine.evidence.w3c import _summary_from_stats
+
+    def stats(time_min="2024-03-01 08:00:01", exact="true", name_max="EXCH01"):
+        times = {"min": time_min, "max": "2024-03-01 09:00:00", "min_is_exact": "true",
+                 "max_is_exact": "true", "null_count": "0"}
+        names = {"min": "EXCH01", "max": name_max, "min_is_exact": "true",
+                 "max_is_exact": exact, "null_count": "0"}
+        return [("f", 2, 0, 0, {'"TimeGenerated"': times, '"Computer"': names})]
+
+    from datetime import date
+    day = date(2024, 3, 1)
+    assert _summary_from_stats(stats()) == (day, day, 0, "EXCH01", "EXCH01", 0)
+    assert _summary_from_stats(stats(exact="false")) is None
+    assert _summary_from_stats(stats(time_min="-0001-03-01 08:00:01")) is None
+    assert _summary_from_stats(stats(time_min="10000-03-01 08:00:01")) is None
+    assert _summary_from_stats([]) is None
+    assert _summary_from_stats(stats() * 2) is None
+    no_min = stats()
+    del no_min[0][4]['"Computer"']["min"]
+    assert _summary_from_stats(no_min) is None
+
+
+def _parquet_facts(con, path: Path) -> tuple:
+    """What a reader sees of a Parquet file: its schema, each column chunk's statistics and
+    value count, and its rows."""
+    schema = con.execute(
+        "SELECT name, type, type_length, repetition_type, num_children, converted_type, "
+        "scale, precision, field_id, logical_type FROM parquet_schema($f)", {"f": str(path)}
+    ).fetchall()
+    stats = con.execute(
+        "SELECT row_group_id, path_in_schema, type, stats_min, stats_max, stats_null_count, "
+        "num_values FROM parquet_metadata($f) ORDER BY ALL", {"f": str(path)}).fetchall()
+    data = con.execute("SELECT * FROM read_parquet($f) ORDER BY _line", {"f": str(path)}).fetchall()
+    return schema[1:], stats, data
+
+
+def test_one_value_columns_written_as_enums_give_the_same_files(tmp_path, monkeypatch):
+    """Columns that hold one value for a whole file are written from a one-value ENUM (a
+    cheaper write): schema, statistics and rows must be those of the plain write."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from engine.evidence import w3c
+
+    scn = FIELDS + " s-computername"
+    write(tmp_path / "ev/EXCH01/u_ex1.log", IIS_HEAD + FIELDS + "\r\n" + row() + "\r\n")
+    write(tmp_path / "ev/EXCH02/u_ex1.log",
+          IIS_HEAD + scn + "\r\n" + row() + " A\r\n" + row() + " B\r\nbad\r\n")
+    write(tmp_path / "ev/EXCH03/u_ex1.log",  # a quoting writer: the partitioned write
+          "#Software: IIS Advanced Logging\r\n" + FIELDS + "\r\n" + row() + "\r\n")
+    options = IngestOptions(tenant_id="t-1")
+    ingest(tmp_path / "ev", tmp_path / "enum", options)
+    monkeypatch.setattr(w3c._Sql, "constant", lambda self, expr, enum, value: expr)
+    ingest(tmp_path / "ev", tmp_path / "plain", options)
+
+    def files(case: str) -> list[Path]:
+        return sorted((tmp_path / case).glob("data/*/W3CIISLog/kind=rows/*/*/*.parquet"),
+                      key=lambda p: p.parts[-3:])
+
+    con = duckdb.connect()
+    assert len(files("enum")) == len(files("plain")) == 4
+    for enum, plain in zip(files("enum"), files("plain")):
+        assert enum.parts[-3:] == plain.parts[-3:]
+        assert _parquet_facts(con, enum) == _parquet_facts(con, plain)
+        assert pq.read_schema(enum) == pq.read_schema(plain)
+
+
+def test_files_read_side_by_side_keep_their_own_file_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXHUNT_INGEST_WORKERS", "2")
+    for n in range(6):
+        write(tmp_path / f"ev/EXCH0{n}/u_ex{n}.log",
+              IIS_HEAD + FIELDS + "\r\n" + "".join(row() + "\r\n" for _ in range(50)))
+    report = ingest(tmp_path / "ev", tmp_path / "case", IngestOptions(tenant_id="t-9"))
+    got = {(r["FileUri"], r["Computer"], r["TenantId"], r["SourceSystem"], r["Type"],
+            r["csHost"]) for r in rows(tmp_path / "case")}
+    assert got == {(f.path, f.computer, "t-9", "OpsManager", "W3CIISLog", "")
+                   for f in report.files}
+    assert {Path(p).parent.name for p, *_ in got} == {f"EXCH0{n}" for n in range(6)}

@@ -380,13 +380,7 @@ class Generator:
         roots = {c.sql for c in schema.columns if c.sql in self.table_columns}
         cheap_on_rows = [v.sql for x, v, refs in compiled
                          if refs <= roots and not PV.costly(x) and PV.per_value_safe(x, env.lookup)]
-        costly: dict[str, list[str]] = {}
-        for x, v, refs in compiled:
-            if len(refs) == 1 and PV.costly(x) and PV.per_value_safe(x, env.lookup):
-                (col,) = refs
-                lineage = self.lineage.get(col)
-                if lineage is not None and self.per_value(lineage.table, lineage.column):
-                    costly.setdefault(col, []).append(v.sql)
+        costly = self.costly_by_column(compiled, env)
         parts, done = [], set()
         for x, v, refs in compiled:
             col = next(iter(refs)) if len(refs) == 1 else None
@@ -406,11 +400,9 @@ class Generator:
             return None
         return "(" + " AND ".join(parts) + ")"
 
-    def per_value_or(self, e: A.Binary, rel: Rel, env: Env, cheap_on_rows: list[str]) -> str | None:
-        """An ``or`` operand of a filter: each costly alternative on one column (their
-        disjunction) made once per distinct value; None when none is."""
-        operands = _flatten(e, "or")
-        compiled = [(x, *self.tracked(x, rel.schema, env)) for x in operands]
+    def costly_by_column(self, compiled: list, env: Env) -> dict[str, list[str]]:
+        """The costly tests among ``compiled`` (expression, value, columns referenced) that
+        look at one column the per-value policy says to rewrite, by that column."""
         costly: dict[str, list[str]] = {}
         for x, v, refs in compiled:
             if len(refs) == 1 and PV.costly(x) and PV.per_value_safe(x, env.lookup):
@@ -418,6 +410,14 @@ class Generator:
                 lineage = self.lineage.get(col)
                 if lineage is not None and self.per_value(lineage.table, lineage.column):
                     costly.setdefault(col, []).append(v.sql)
+        return costly
+
+    def per_value_or(self, e: A.Binary, rel: Rel, env: Env, cheap_on_rows: list[str]) -> str | None:
+        """An ``or`` operand of a filter: each costly alternative on one column (their
+        disjunction) made once per distinct value; None when none is."""
+        operands = _flatten(e, "or")
+        compiled = [(x, *self.tracked(x, rel.schema, env)) for x in operands]
+        costly = self.costly_by_column(compiled, env)
         if not costly:
             return None
         parts, done = [], set()

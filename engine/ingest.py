@@ -52,25 +52,29 @@ def _case_write_failed(exc: BaseException, case: Case) -> bool:
                                      "read-only file system", "disk quota"))
 
 
-# What a failed write of the case means, from the errno or DuckDB's words for it.
+# What a failed write of the case means, from the errno or DuckDB's words for it, and what
+# the analyst can do about it.
 _WRITE_FAULTS = (
-    (errno.ENOSPC, "no space left", "its disk is full"),
-    (errno.EDQUOT, "disk quota", "the disk quota is used up"),
-    (errno.EFBIG, "file too large", "a file would pass the file-size limit"),
-    (errno.EROFS, "read-only file system", "it is on a read-only file system"),
+    (errno.ENOSPC, "no space left", "its disk is full", "free space or choose another --case"),
+    (errno.EDQUOT, "disk quota", "the disk quota is used up",
+     "free space or choose another --case"),
+    (errno.EFBIG, "file too large", "a file would pass the file-size limit",
+     "raise the limit (ulimit -f) or choose another --case"),
+    (errno.EROFS, "read-only file system", "it is on a read-only file system",
+     "choose another --case"),
 )
 
 
 def case_write_message(exc: BaseException, case: Case, evidence: Path) -> str:
     """The analyst's message for a case that cannot be written while ``evidence`` is read:
     what happened, to which case, that the file is not the cause and is read again next
-    time. DuckDB's own text stays in the exception chain, not the message."""
+    time, what to do. DuckDB's own text stays in the exception chain, not the message."""
     code, lowered = getattr(exc, "errno", None), str(exc).lower()
-    what = next((meaning for number, words, meaning in _WRITE_FAULTS
-                 if code == number or words in lowered), "writing to it failed")
+    what, advice = next(((meaning, advice) for number, words, meaning, advice in _WRITE_FAULTS
+                         if code == number or words in lowered),
+                        ("writing to it failed", "check the case folder or choose another --case"))
     return (f"cannot write the case {case.path}: {what}. Nothing was recorded for "
-            f"{evidence}, which is read again on the next run; free space or choose "
-            f"another --case")
+            f"{evidence}, which is read again on the next run; {advice}")
 
 
 def _workers() -> int:

@@ -91,3 +91,10 @@ def test_a_case_past_the_file_size_limit_names_the_limit_and_the_file(tmp_path):
     assert outcome["error"] == "CaseWriteError", outcome
     assert "a file would pass the file-size limit" in outcome["message"], outcome
     assert str(log) in outcome["message"], outcome
+
+
+def test_the_advice_fits_what_happened():
+    full = case_write_message(OSError(errno.ENOSPC, "x"), _Case(), EVIDENCE)
+    read_only = case_write_message(OSError(errno.EROFS, "x"), _Case(), EVIDENCE)
+    assert full.endswith("free space or choose another --case")
+    assert read_only.endswith("choose another --case") and "free space" not in read_only

@@ -387,11 +387,8 @@ class Generator:
             if col in costly:
                 if col not in done:
                     done.add(col)
-                    lineage = self.lineage[col]
-                    test = " AND ".join(costly[col])
-                    parts.append(PV.membership(col, S.SQL_TYPES[_col_type(schema, col)],
-                                               lineage, f"({test})", rel.rows_of, cheap_on_rows))
-                    self.per_value_columns.append(f"{lineage.table}.{lineage.column}")
+                    parts.append(self.per_value_test(col, costly[col], "AND", rel,
+                                                     cheap_on_rows))
             elif isinstance(x, A.Binary) and x.op == "or":
                 parts.append(self.per_value_or(x, rel, env, cheap_on_rows) or v.sql)
             else:
@@ -412,6 +409,17 @@ class Generator:
                     costly.setdefault(col, []).append(v.sql)
         return costly
 
+    def per_value_test(self, col: str, tests: list[str], joiner: str, rel: Rel,
+                       cheap_on_rows: list[str]) -> str:
+        """The row's ``col`` among the values passing ``tests`` (joined by AND within a
+        filter, OR within an ``or``), each value tested once; the column is recorded as
+        rewritten."""
+        lineage = self.lineage[col]
+        self.per_value_columns.append(f"{lineage.table}.{lineage.column}")
+        return PV.membership(col, S.SQL_TYPES[_col_type(rel.schema, col)], lineage,
+                             f"({f' {joiner} '.join(tests)})", rel.rows_of, cheap_on_rows,
+                             in_or=joiner == "OR")
+
     def per_value_or(self, e: A.Binary, rel: Rel, env: Env, cheap_on_rows: list[str]) -> str | None:
         """An ``or`` operand of a filter: each costly alternative on one column (their
         disjunction) made once per distinct value; None when none is."""
@@ -426,12 +434,8 @@ class Generator:
             if col in costly:
                 if col not in done:
                     done.add(col)
-                    lineage = self.lineage[col]
-                    test = " OR ".join(costly[col])
-                    parts.append(PV.membership(col, S.SQL_TYPES[_col_type(rel.schema, col)],
-                                               lineage, f"({test})", rel.rows_of, cheap_on_rows,
-                                               in_or=True))
-                    self.per_value_columns.append(f"{lineage.table}.{lineage.column}")
+                    parts.append(self.per_value_test(col, costly[col], "OR", rel,
+                                                     cheap_on_rows))
             else:
                 parts.append(v.sql)
         return "(" + " OR ".join(parts) + ")"

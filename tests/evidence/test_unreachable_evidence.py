@@ -22,29 +22,33 @@ def _by_server(case_dir: Path) -> dict[str, int]:
     return {r["Computer"]: r["n"] for r in found}
 
 
-def test_a_missing_evidence_folder_keeps_its_rows_in_the_case(tmp_path):
+BOTH = {"EXCH01": 1, "EXCH02": 2}  # rows per server of _two_servers
+
+
+def _read_then_lose_share_b(tmp_path: Path) -> tuple[Path, Path]:
+    """Both shares read into the case, then share-b is gone (not mounted, moved)."""
     one, two = _two_servers(tmp_path)
     ingest([one, two], tmp_path / "case")
-    before = _by_server(tmp_path / "case")
+    assert _by_server(tmp_path / "case") == BOTH
     shutil.rmtree(two)
+    return one, two
+
+
+def test_a_missing_evidence_folder_keeps_its_rows_in_the_case(tmp_path):
+    one, two = _read_then_lose_share_b(tmp_path)
     ingest([one, two], tmp_path / "case")
-    assert _by_server(tmp_path / "case") == before == {"EXCH01": 1, "EXCH02": 2}
+    assert _by_server(tmp_path / "case") == BOTH
 
 
 def test_the_rows_are_still_there_after_a_second_run_without_the_folder(tmp_path):
-    one, two = _two_servers(tmp_path)
-    ingest([one, two], tmp_path / "case")
-    before = _by_server(tmp_path / "case")
-    shutil.rmtree(two)
+    one, two = _read_then_lose_share_b(tmp_path)
     ingest([one, two], tmp_path / "case")
     ingest([one, two], tmp_path / "case")  # superseded data folders are deleted on this run
-    assert _by_server(tmp_path / "case") == before == {"EXCH01": 1, "EXCH02": 2}
+    assert _by_server(tmp_path / "case") == BOTH
 
 
 def test_the_report_says_the_folder_is_not_reachable_and_what_is_kept(tmp_path):
-    one, two = _two_servers(tmp_path)
-    ingest([one, two], tmp_path / "case")
-    shutil.rmtree(two)
+    one, two = _read_then_lose_share_b(tmp_path)
     report = ingest([one, two], tmp_path / "case")
     root = next(f for f in report.files if f.path == str(two))
     assert root.kind == "skipped"
@@ -59,10 +63,10 @@ def test_a_missing_evidence_file_given_by_name_is_kept_too(tmp_path):
     one, two = _two_servers(tmp_path)
     log = two / "EXCH02/W3SVC1/u_ex1.log"
     ingest([one, log], tmp_path / "case")
-    before = _by_server(tmp_path / "case")
+    assert _by_server(tmp_path / "case") == BOTH
     log.unlink()
     ingest([one, log], tmp_path / "case")
-    assert _by_server(tmp_path / "case") == before == {"EXCH01": 1, "EXCH02": 2}
+    assert _by_server(tmp_path / "case") == BOTH
 
 
 def test_a_file_deleted_inside_a_reachable_folder_is_dropped_as_before(tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import signal
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +16,7 @@ from engine.ingest import case_write_message
 
 from . import corpus
 from .harness import REPO
+from .test_faults import ENGINE_INGEST, _file_size_limit
 
 
 class _Case:
@@ -60,33 +59,15 @@ def test_an_unknown_write_failure_still_names_the_case_and_the_file():
     assert str(EVIDENCE) in message
 
 
-SCAN = """
-import json, sys
-from pathlib import Path
-from engine.case import open_case
-case_dir, evidence = Path(sys.argv[1]), Path(sys.argv[2])
-try:
-    open_case(case_dir, [evidence]).ingest([evidence])
-except Exception as exc:
-    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
-else:
-    print(json.dumps({"error": None}))
-"""
-
-
 def test_a_case_past_the_file_size_limit_names_the_limit_and_the_file(tmp_path):
     folder = tmp_path / "evidence" / "EXCH01" / "W3SVC1"
     folder.mkdir(parents=True)
     log = folder / "u_ex210301.log"
     log.write_bytes(corpus.bulk_w3c("w", 4_000, seed=1))
 
-    def limit_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
-
-    done = subprocess.run([sys.executable, "-c", SCAN, str(tmp_path / "case"),
+    done = subprocess.run([sys.executable, "-c", ENGINE_INGEST, str(tmp_path / "case"),
                            str(tmp_path / "evidence")], capture_output=True, text=True,
-                          timeout=300, cwd=REPO, preexec_fn=limit_files)
+                          timeout=300, cwd=REPO, preexec_fn=_file_size_limit(64 * 1024))
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["error"] == "CaseWriteError", outcome
     assert "a file would pass the file-size limit" in outcome["message"], outcome

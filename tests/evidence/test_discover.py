@@ -1,10 +1,14 @@
 """Recognising files by content; what is skipped and why; walking without following links."""
 from __future__ import annotations
 
+import gzip
+import json
 import os
 
+import pytest
+
 from engine.evidence import discover
-from tests.evidence.helpers import FIELDS, IIS_HEAD, ingest, only_file, row, write
+from tests.evidence.helpers import FIELDS, IIS_HEAD, ingest, only_file, row, rows, write
 
 
 def test_an_iis_log_is_recognised_whatever_its_name(tmp_path):
@@ -62,3 +66,37 @@ def test_symlink_loops_do_not_hang_and_links_are_not_followed(tmp_path):
     loaded = [f.path for f in found if not f.skip_reason]
     assert loaded == [ev / "S1/u.log"]
     assert {f.path.name for f in found if f.skip_reason} == {"loop", "escape", "linked.log"}
+
+
+def _first_record_with_a_long_value_first(path, array: bool, gz: bool) -> None:
+    """Two requests; the first one's user agent (1 MiB) comes before csUriStem and cIP, so
+    the keys that make it a W3CIISLog export lie beyond discovery's 256 KiB head."""
+    first = ('{"TimeGenerated": "2024-03-01T08:00:01Z", "csUserAgent": "' + "A" * (1 << 20)
+             + '", "Computer": "EXCH01", "csUriStem": "/owa/auth/one.js", "cIP": "1.2.3.4"}')
+    second = json.dumps({"TimeGenerated": "2024-03-01T08:00:02Z", "Computer": "EXCH01",
+                         "csUriStem": "/owa/auth/two.js", "cIP": "1.2.3.4"})
+    text = "[" + first + ",\n" + second + "]\n" if array else first + "\n" + second + "\n"
+    write(path, gzip.compress(text.encode()) if gz else text)
+
+
+@pytest.mark.parametrize("array", [False, True], ids=["jsonl", "json"])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_json_export_whose_identifying_keys_follow_a_value_longer_than_the_head_is_recognised(
+        tmp_path, array: bool, gz: bool) -> None:
+    path = tmp_path / ("requests.json" + (".gz" if gz else ""))
+    _first_record_with_a_long_value_first(path, array, gz)
+    sniffed = discover.sniff(path)
+    assert (sniffed.kind, sniffed.fmt) == (discover.W3C_EXPORT, "json" if array else "jsonl")
+
+
+def test_such_an_export_loads_every_record(tmp_path) -> None:
+    _first_record_with_a_long_value_first(tmp_path / "ev" / "requests.jsonl", False, False)
+    assert only_file(ingest(tmp_path / "ev", tmp_path / "case")).rows == 2
+    assert [r["csUriStem"] for r in rows(tmp_path / "case")] == ["/owa/auth/one.js",
+                                                                  "/owa/auth/two.js"]
+
+
+def test_a_json_file_whose_long_first_record_matches_no_table_is_still_skipped(tmp_path) -> None:
+    path = write(tmp_path / "other.jsonl",
+                 '{"blob": "' + "A" * (1 << 20) + '", "colour": "red"}\n{"colour": "blue"}\n')
+    assert discover.sniff(path).kind == discover.SKIPPED

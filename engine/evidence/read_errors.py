@@ -18,7 +18,8 @@ _KNOWN: list[tuple[str, str]] = [
     (r"maximum_object_size\"? of (?P<limit>\d+) bytes exceeded",
      "a JSON record longer than the reader's {limit}-byte limit"),
     (r"out of memory|failed to allocate", "the reader ran out of memory on this file"),
-    (r"no magic bytes|magic bytes not found|invalid parquet|parquet file .* too small|corrupt",
+    (r"no magic bytes|magic bytes not found|invalid parquet|parquet file .* too small|corrupt"
+     r"|deserialize thrift",
      "not a readable Parquet file (cut or damaged)"),
     (r"gzip|zlib|inflate|decompress", "damaged compressed (gzip) data"),
     (r"malformed json|json.*(?:parse|syntax)|invalid json|unexpected (?:character|end)",
@@ -32,6 +33,9 @@ _KNOWN: list[tuple[str, str]] = [
     (r"no such file|cannot open file|could not open", "the file could not be opened"),
 ]
 _LINE = re.compile(r"\bline(?: number)?:?\s*(\d+)", re.I)
+# A Python traceback inside the text (a stream's reader failed) names lines of our source,
+# not of the evidence.
+_SOURCE_LINE = re.compile(r'File "[^"\n]*", line \d+')
 _BYTE = re.compile(r"\bbyte(?: position| offset)?:?\s*(\d+)", re.I)
 
 
@@ -50,7 +54,7 @@ def describe_read_error(exc: BaseException) -> tuple[str, str]:
     if what is None:
         what = f"the reader stopped on this file ({type(exc).__name__})"
     where = []
-    if line := _LINE.search(text):
+    if line := _LINE.search(_SOURCE_LINE.sub("", text)):
         where.append(f"line {int(line.group(1)):,}")
     if byte := _BYTE.search(text):
         where.append(f"byte {int(byte.group(1)):,}")

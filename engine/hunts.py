@@ -20,6 +20,7 @@ import duckdb
 
 from engine import coverage, kql_functions
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
+from engine.kql import QueryFailed, execute_within_memory
 from engine.kql.pervalue import PerValuePolicy, sampled
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
@@ -41,15 +42,22 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     params = resolve_parameters(rule, overrides)
     started = time.perf_counter()
     ensure_installed(con)  # the one registry holds the compiler's macros too
+    if per_value is None and rule.sql is None:
+        per_value = sampled(con)
     sql, bound, compiled = _executable(rule, params, now, con, per_value)
     try:
-        cursor = con.execute(sql, bound)
-        columns = [d[0] for d in cursor.description]
-        types = [str(d[1]) for d in cursor.description]
-        rows = cursor.fetchall()
-    except duckdb.Error as exc:
+        if compiled is None:
+            cursor = con.execute(sql, bound)
+            described = [(d[0], str(d[1])) for d in cursor.description]
+            rows = cursor.fetchall()
+        else:  # per row instead where the per-value lists overflow DuckDB's memory
+            compiled, described, rows = execute_within_memory(con, compiled, rule.query,
+                                                              per_value)
+    except (duckdb.Error, QueryFailed) as exc:
         raise RuleError(f"{rule.source_path}: rule {rule.slug}: the query failed: "
                         f"{str(exc).splitlines()[0]}") from exc
+    columns = [name for name, _ in described]
+    types = [ktype for _, ktype in described]
     list_columns = {c for c, t in zip(columns, types) if _is_list_type(t)}
     group_by: Sequence[str] = ()
     if compiled is not None:

@@ -24,9 +24,10 @@ from engine.tables import TABLES
 from .errors import KqlError, QueryFailed
 from .generator import Generator
 from .parser import parse
-from .pervalue import PerValuePolicy
+from .pervalue import PerValuePolicy, never
 
-__all__ = ["CompiledQuery", "KqlError", "QueryFailed", "compile_kql", "install", "installed", "default_now", "run"]
+__all__ = ["CompiledQuery", "KqlError", "QueryFailed", "compile_kql", "install", "installed",
+           "default_now", "run", "execute_within_memory"]
 
 
 @dataclass
@@ -52,13 +53,6 @@ class CompiledQuery:
             install(con)
         return con.execute(self.sql, self.params)
 
-    def fetch_rows(self, con: duckdb.DuckDBPyConnection) -> list[tuple]:
-        """Every row of the query; QueryFailed (DuckDB's first line) when it fails, so
-        callers need not know DuckDB's exceptions."""
-        try:
-            return self.execute(con).fetchall()
-        except duckdb.Error as exc:
-            raise QueryFailed(str(exc).splitlines()[0]) from exc
 
 
 def compile_kql(text: str, *, now: _dt.datetime | None = None,
@@ -72,6 +66,37 @@ def compile_kql(text: str, *, now: _dt.datetime | None = None,
     sql, columns = gen.compile(query)
     return CompiledQuery(sql, gen.params, columns, now, gen.notes, gen.types, gen.group_by,
                          gen.per_value_columns)
+
+
+def execute_within_memory(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery, text: str,
+                          per_value: PerValuePolicy | None = None,
+                          ) -> tuple[CompiledQuery, list[tuple[str, str]], list[tuple]]:
+    """Run ``compiled`` (``text`` compiled with ``per_value``): (the query that ran,
+    (name, DuckDB type) of each output column, its rows). When the values passing a
+    per-value test do not fit DuckDB's memory limit (a policy misled by a column's first
+    values, pervalue.SampledPolicy), the policy gives those columns up and ``text`` runs
+    again compiled per row: the same rows, in bounded memory, at the cost of the failed
+    attempt. Any other failure raises QueryFailed (DuckDB's first line)."""
+    try:
+        return compiled, *_fetch(con, compiled)
+    except QueryFailed as exc:
+        if not (isinstance(exc.__cause__, duckdb.OutOfMemoryException) and compiled.per_value):
+            raise
+        give_up = getattr(per_value, "give_up", None)
+        if give_up is not None:
+            give_up(compiled.per_value)
+    compiled = compile_kql(text, now=compiled.now, per_value=never)
+    return compiled, *_fetch(con, compiled)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery,
+           ) -> tuple[list[tuple[str, str]], list[tuple]]:
+    try:
+        cursor = compiled.execute(con)
+        described = [(d[0], str(d[1])) for d in cursor.description]
+        return described, cursor.fetchall()
+    except duckdb.Error as exc:
+        raise QueryFailed(str(exc).splitlines()[0]) from exc
 
 
 def default_now(con: duckdb.DuckDBPyConnection) -> _dt.datetime | None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.kql import compile_kql, install, pervalue
-from engine.tables import TABLES
+from engine.kql import compile_kql, execute_within_memory, install, pervalue
+from engine.tables import TABLES, create_tables
 
 T0 = datetime(2021, 3, 2, 8, 1, 0)
 
@@ -294,3 +294,26 @@ def test_random_tables_give_the_same_rows_with_and_without_per_value_tests(con, 
     name, text = case
     assert same_rows(run(con, text, pervalue.always)[0], run(con, text, pervalue.never)[0],
                      ordered="sort" in text), name
+
+
+# ------------------------------------------------------------ a sample that misleads
+def test_a_per_value_list_over_the_memory_limit_runs_again_per_row_with_the_same_rows(tmp_path):
+    # 65,536 requests from 50 clients, then one client per request: the sample says the
+    # column repeats, and the list of passing values does not fit 32 MB.
+    con = duckdb.connect(config={"memory_limit": "32MB", "threads": 2,
+                                 "temp_directory": str(tmp_path)})
+    create_tables(con)
+    install(con)
+    con.execute("""INSERT INTO "W3CIISLog" ("cIP") SELECT CASE WHEN i < 65536
+                   THEN '203.0.113.' || (i % 50) ELSE (21 + (i >> 24)) || '.' ||
+                   ((i >> 16) & 255) || '.' || ((i >> 8) & 255) || '.' || (i & 255) END
+                   FROM range(1000000) r(i)""")
+    text = "W3CIISLog | where ipv4_is_private(cIP) == false | summarize n = count()"
+    policy = pervalue.sampled(con)
+    misled = compile_kql(text, per_value=policy)
+    assert misled.per_value == ["W3CIISLog.cIP"]
+    with pytest.raises(duckdb.OutOfMemoryException):
+        misled.execute(con).fetchall()
+    ran, described, rows = execute_within_memory(con, misled, text, policy)
+    assert (ran.per_value, described, rows) == ([], [("n", "BIGINT")], [(1_000_000,)])
+    assert policy("W3CIISLog", "cIP") is False  # the rest of the run tests it per row

@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 from engine.export import inert_cell
 from engine.jsonvalues import iso_utc, to_json_value
-from engine.kql import CompiledQuery, KqlError, QueryFailed, compile_kql, default_now
+from engine.kql import (CompiledQuery, KqlError, QueryFailed, compile_kql, default_now,
+                        execute_within_memory)
 from engine.kql.pervalue import sampled
 from tui.commands.common import add_evidence_arguments, case_from_args
 from tui.safe_text import escape_controls
@@ -66,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
         source = "--now"
     anchor = iso_utc(now) if now is not None else "none (the case has no rows)"
     print(f"exhunt kql: now() = {anchor} ({source})", file=sys.stderr)
-    compiled = compile_kql(text, now=now, per_value=sampled(con))
+    policy = sampled(con)
+    compiled = compile_kql(text, now=now, per_value=policy)
     for note in compiled.notes:
         print(f"exhunt kql: note: {note}", file=sys.stderr)
     try:
-        rows = compiled.fetch_rows(con)
+        compiled, _, rows = execute_within_memory(con, compiled, text, policy)
     except QueryFailed as exc:
         print(f"exhunt kql: the query failed: {exc}", file=sys.stderr)
         return 1

@@ -314,6 +314,7 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                 f"the {max_record:,}-byte record limit; the records are loaded without it")
         pages_cut: dict[bytes, list[int]] = {}
         size = batch_records(plan.record_bytes)
+        done = 0  # records of this row group handed on
         try:
             reader = rebuilt.parquet(PARQUET_READ_BUFFER) if rebuilt else source
             index = 0 if rebuilt else group
@@ -328,8 +329,19 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                 columns = list(batch.columns)
                 for i in sorted(plan.cut):
                     columns.insert(i, cut_column(i, batch.num_rows))
+                done += batch.num_rows
                 yield ([c if c.type == types[i] else c.cast(types[i])
                         for i, c in enumerate(columns)], rebuilt, pages_cut)
+        except (OSError, pa.ArrowException, PageError) as exc:
+            # Damaged data inside the row group (the page headers planned, the pages not
+            # decodable): the records before it and the other row groups still load.
+            lost = first + done
+            detail = re.sub(r"[\x00-\x1f\x7f-\x9f]", "\u00b7", str(exc).splitlines()[0][:120]
+                            if str(exc) else type(exc).__name__)
+            bad.append((lost, f"{_CUT_MARK}records_{lost}-{last} not decoded: damaged Parquet "
+                              f"data ({detail})]"))
+            notes.append(f"records {lost:,}-{last:,} (of one row group) not decoded: the "
+                         f"file's data is damaged there ({detail}); the other records loaded")
         finally:
             if rebuilt is not None:
                 rebuilt.close()
@@ -344,10 +356,11 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
         first = 1
         with open(path, "rb") as raw:
             for group in range(meta.num_row_groups):
+                at = first
                 for columns, rebuilt, pages_cut in group_batches(raw, group, first):
                     count = len(columns[0]) if columns else 0
-                    numbers = pa.array(range(first, first + count), pa.int64())
-                    first += count
+                    numbers = pa.array(range(at, at + count), pa.int64())
+                    at += count
                     keep = None
                     for i, column in enumerate(columns):
                         over = None
@@ -393,6 +406,8 @@ def _parquet_batches(path: Path, max_record: int, bad: list[tuple[int, str]],
                     for i in tally or ():
                         tally[i] += _dashes(table.column(i + 1))  # type: ignore[index]
                     yield from table.to_batches()
+                # Records keep their numbers in the file when a row group was cut short.
+                first += plans[group].rows
         bad.sort()
 
     return original, pa.RecordBatchReader.from_batches(schema, batches())

@@ -333,6 +333,27 @@ def test_damaged_pages_of_a_rebuilt_column_fail_as_the_readers_own_errors(
             pass
 
 
+def test_damaged_data_in_one_row_group_costs_only_that_row_group_from_the_damage_on(
+        tmp_path: Path) -> None:
+    recs = records(3000, {})
+    base = tmp_path / "base.parquet"
+    write(base, recs, compression="zstd", row_group_size=1000)  # a data page per chunk
+    damaged = bytearray(base.read_bytes())
+    chunk = pq.ParquetFile(base).metadata.row_group(1).column(1)  # csUriStem, records 1001-2000
+    rng = random.Random(7)
+    for at in range(chunk.data_page_offset + 60, chunk.data_page_offset + 260):  # a page body
+        damaged[at] = rng.randrange(256)
+    path = tmp_path / "damaged.parquet"
+    path.write_bytes(bytes(damaged))
+    rows, bad, notes = read(path, tmp_path, limit=1 << 20)  # every page under the limit
+    [(lost, text)] = bad
+    assert 1001 <= lost <= 2000 and text.endswith("]")
+    assert f"records_{lost}-2000 not decoded: damaged Parquet data" in text
+    assert rows == [r for r in expect(recs, set()) if not lost <= r["_rec"] <= 2000]
+    assert any(note.startswith(f"records {lost:,}-2,000 (of one row group) not decoded")
+               for note in notes), notes
+
+
 _ARROW_PEAK = """
 import sys
 from pathlib import Path

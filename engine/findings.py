@@ -53,3 +53,6 @@ class HuntRun:
     # shows its findings (engine.presentation.Presentation).
     rule: Any = None
     presentation: Any = None
+    # Why the rule could not run (its query failed), when run_hunts kept going without it:
+    # no findings then means "not run", never "nothing found".
+    failed: str | None = None

@@ -169,6 +169,7 @@ def _decode_json(row: Sequence[Any], indexes: Sequence[int]) -> tuple[Any, ...]:
 
 
 KQL_NOTE = "kql-compiler-note"  # code of the notes the KQL compiler leaves on a run
+FAILED_NOTE = "hunt-failed"  # code of the note a run that could not run carries
 
 
 class HuntEngineError(Exception):
@@ -186,7 +187,8 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
               rules: Sequence[Rule], overrides: Mapping[str, Any] | None = None, *,
               now: datetime | None = None, engine: str = "duckdb",
               on_rule: RuleProgress | None = None,
-              on_run: HuntFinished | None = None) -> list[HuntRun]:
+              on_run: HuntFinished | None = None,
+              keep_going: bool = False) -> list[HuntRun]:
     """Every hunt of a case, as the console, ``exhunt hunt``, ``mark`` and ``export`` see
     them: ``rules`` run on the case (DuckDB over ``con``, or Spark over the case's Parquet),
     combined with the results imported from Log Analytics for those rules, each run carrying
@@ -194,7 +196,12 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
 
     ``on_rule`` hears of each rule as it starts (DuckDB only); ``on_run`` gets each run as
     soon as it is complete, so a console can show the first hunts while the others run
-    (on Spark, where the rules run as one job, all at the end)."""
+    (on Spark, where the rules run as one job, all at the end).
+
+    A rule whose query fails raises RuleError, unless ``keep_going``: then its run has no
+    findings, ``failed`` set and a ``hunt-failed`` note, and the other rules still run (one
+    dropped-in rule with a bad regular expression must not hide every other hunt). DuckDB
+    only; callers that must not miss findings (mark, export) leave it off."""
     # Imported here: engine.import_results builds on this module's findings_from_rows.
     from engine.import_results import combine_runs, imported_runs
 
@@ -212,7 +219,7 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
         return complete(_run_on_spark(con, case_path, rules, overrides, now), rules)
     if con is None:
         raise ValueError("run_hunts needs a DuckDB connection unless engine='spark'")
-    if on_rule is None and on_run is None:
+    if on_rule is None and on_run is None and not keep_going:
         # Called in its original shape when nobody listens, so stand-ins of run_rules
         # with that shape (tests/dispositions) still fit.
         return complete(run_rules(con, rules, overrides, now=now), rules)
@@ -224,9 +231,24 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
     for done, rule in enumerate(rules):
         if on_rule is not None:
             on_rule(done, len(rules), rule)
-        runs += complete([run_rule(con, rule, per_rule[rule.id], now=now,
-                                   per_value=per_value)], [rule])
+        # A bad --set value is the caller's mistake, not the rule's: it always raises.
+        params = resolve_parameters(rule, per_rule[rule.id])
+        try:
+            run = run_rule(con, rule, per_rule[rule.id], now=now, per_value=per_value)
+        except RuleError as exc:
+            if not keep_going:
+                raise
+            run = failed_run(rule, params, str(exc))
+        runs += complete([run], [rule])
     return runs
+
+
+def failed_run(rule: Rule, params: Mapping[str, Any], why: str) -> HuntRun:
+    """The run of a rule that could not run: no findings, and a note saying why."""
+    return HuntRun(rule_id=rule.id, rule_slug=rule.slug, rule_name=rule.name,
+                   columns=list(rule.columns or ()), parameters=dict(params),
+                   notes=[CoverageNote(FAILED_NOTE, 1, f"this hunt did not run: {why}")],
+                   failed=why)
 
 
 def _run_on_spark(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,

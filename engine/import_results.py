@@ -476,8 +476,9 @@ def combine_runs(local: Sequence[HuntRun], imported: Sequence[HuntRun]) -> list[
             "imported-findings", len(extra.findings),
             f"{len(extra.findings)} findings imported from Log Analytics; {overlap} of them "
             f"were also found locally (local rows shown), {len(added)} only there"))
-        out.append(HuntRun(run.rule_id, run.rule_slug, run.rule_name, run.columns,
-                           [*run.findings, *added], [*run.notes, *notes], run.parameters,
-                           run.elapsed_s))
+        # A local run that failed has no columns of its own to show the imported rows by.
+        out.append(HuntRun(run.rule_id, run.rule_slug, run.rule_name,
+                           run.columns or extra.columns, [*run.findings, *added], [*run.notes, *notes], run.parameters,
+                           run.elapsed_s, failed=run.failed))
     out.extend(by_rule.values())
     return out

@@ -149,3 +149,20 @@ def test_each_rule_is_announced_before_it_runs(demo, tmp_path):
     heard = []
     run_rules(con, rules, on_rule=lambda done, total, rule: heard.append((done, total, rule.slug)))
     assert heard == [(i, len(rules), r.slug) for i, r in enumerate(rules)]
+
+
+def test_a_dropped_in_rule_whose_query_fails_leaves_the_other_hunts_printed_and_exits_1(
+        demo, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "Broken.yaml").write_text(
+        "id: 0b0b0b0b-1111-4222-8333-444455556666\nname: Broken regex\n"
+        "query: W3CIISLog | where csUriStem matches regex \"(\" | count\n")
+    code = main(["hunt", str(demo / "evidence"), "--case", str(demo / "case"),
+                 "--rules", str(folder), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    runs = {run["slug"]: run for run in json.loads(out)["runs"]}
+    assert runs["owa-export"]["findings"] and runs["broken"]["findings"] == []
+    assert [n["code"] for n in runs["broken"]["notes"]] == ["hunt-failed"]
+    assert "note [broken] hunt-failed: this hunt did not run: " in err

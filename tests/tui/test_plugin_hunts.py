@@ -262,3 +262,23 @@ def test_loading_says_which_hunt_runs_with_its_name_escaped(tmp_path):
     assert [f for _, f in running] == sorted(f for _, f in running)
     odd = [m for m, _ in running if "odd" in m]
     assert odd and "\x1b" not in odd[0] and "\\x1b" in odd[0]
+
+
+@pilot_test
+async def test_a_plugin_rule_whose_query_fails_shows_as_not_run_and_the_rest_loads(
+        demo_source, tmp_path):
+    from tests.tui.test_hostile import screen_text
+
+    folder = tmp_path / "broken-rules"
+    write_rule(folder, dict(RULE, query='W3CIISLog | where csUriStem matches regex "(" '
+                                        "| summarize n = count() by Computer"))
+    app = ExhuntApp(dataclasses.replace(demo_source, rules_dirs=[folder]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(pilot)
+        assert app.main.data.run(HUNT_B).findings  # the other hunts loaded
+        overview = str(app.main.overview.query_one("#overview-body").render())
+        block = overview[overview.index(RULE_NAME):]
+        assert "did not run\n" in block and "this hunt did not run: " in block
+        assert "0 findings" not in block.split("\n\n")[0]
+        await open_from_overview(app, pilot, RULE_ID)
+        assert "This hunt did not run: " in screen_text(app)

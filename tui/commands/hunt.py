@@ -72,15 +72,17 @@ def run(args: argparse.Namespace) -> int:
     # back to it (engine.hunts.run_hunts).
     con = case.connect()
     try:
-        runs = run_hunts(con, case.path, selected, overrides, now=now, engine=args.engine)
+        # A rule whose query fails is reported and the others still run (exit status 1).
+        runs = run_hunts(con, case.path, selected, overrides, now=now, engine=args.engine,
+                         keep_going=args.engine == "duckdb")
     except (RuleError, HuntEngineError) as exc:
         print(f"exhunt hunt: {exc}", file=sys.stderr)
         return 2
     finally:
         con.close()
     write_runs(runs, args.format, sys.stdout)
-    write_notes(runs, sys.stderr)
-    return 0
+    write_notes(runs, sys.stderr)  # a failed hunt's note says why it did not run
+    return 1 if any(run.failed for run in runs) else 0
 
 
 def parse_now(text: str) -> datetime:
@@ -153,8 +155,10 @@ def write_table(runs: Sequence[HuntRun], out: TextIO) -> None:
         if i:
             out.write("\n")
         count = len(run.findings)
-        out.write(f"{run.rule_slug}: {run.rule_name} — {count} finding"
-                  f"{'' if count == 1 else 's'} ({run.rule_id})\n")
+        outcome = ("did not run (see its note)" if run.failed and not count else
+                   f"{count} finding{'' if count == 1 else 's'}")
+        out.write(f"{visible(run.rule_slug)}: {visible(run.rule_name)} — {outcome} "
+                  f"({visible(run.rule_id)})\n")
         if not run.findings:
             continue
         header = ["FINDING", *run.columns]

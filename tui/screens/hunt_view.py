@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from engine.drilldown import DrilldownError
 from engine.findings import HuntRun
 from engine.presentation import Pane as PaneSpec, Presentation
-from tui.safe_text import safe
+from tui.safe_text import escape_controls, safe
 from tui.screens import rows as R
 from tui.screens.state import CaseData, short_time
 from tui.widgets.pane import Pane
@@ -119,8 +119,11 @@ class HuntView(Vertical):
         self.data = data
         self.presentation: Presentation = R.presentation_of(run)
         p = self.presentation
+        empty = p.empty_text or "No findings."
+        if run.failed:
+            empty = "This hunt did not run: " + escape_controls(run.failed)
         self.list = Pane(p.title, R.table_columns(p.columns, findings=True),
-                         empty_text=p.empty_text or "No findings.", id=self.view_id)
+                         empty_text=empty, id=self.view_id)
         self.list.styles.height = "2fr"
         self.panes: dict[str, Pane] = {}
         self.specs: dict[str, PaneSpec] = {}

@@ -366,6 +366,13 @@ class MainScreen(Screen):
                 self._say(f"Export failed: {exc}", "error")
                 return
             where = Path(answer).expanduser().resolve()
+            missing = [run.rule_name for run in self.data.runs if run.failed]
+            if missing:
+                # Its findings, marked in an earlier session, cannot be listed: say so.
+                self._say(f"Wrote {count} marked findings to {where}; not in it: the marked "
+                          f"findings of hunts that did not run ({', '.join(missing)})",
+                          "warning")
+                return
             self._say(f"Wrote {count} marked findings to {where}")
 
         self.app.push_screen(

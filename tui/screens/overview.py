@@ -127,13 +127,17 @@ def hunt_blocks(data: CaseData, hunts: list[HuntRun], cursor: int | None) -> lis
         block.append_text(title)
         block.append_text(safe(f"  ({run.rule_slug})", "dim"))  # from a file name
         block.append("\n")
-        block.append(f"  {len(run.findings):,} findings: ")
-        parts = []
-        for disposition, short in SHORT_DISPOSITION.items():
-            parts.append(Text(f"{short} {counts[disposition]:,}",
-                              style=DISPOSITION_STYLE[disposition]))
-        block.append_text(Text(" · ").join(parts))
-        block.append("\n")
+        if run.failed and not run.findings:
+            # Not "0 findings": nothing was looked for. The note below says why.
+            block.append("  did not run\n", style="bold red")
+        else:
+            block.append(f"  {len(run.findings):,} findings: ")
+            parts = []
+            for disposition, short in SHORT_DISPOSITION.items():
+                parts.append(Text(f"{short} {counts[disposition]:,}",
+                                  style=DISPOSITION_STYLE[disposition]))
+            block.append_text(Text(" · ").join(parts))
+            block.append("\n")
         for note in run.notes:
             if note.count:
                 block.append("  note: ", style="yellow")

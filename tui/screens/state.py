@@ -169,8 +169,9 @@ def load_case(source: CaseSource, progress: Progress, case: Any = None,
     # in KQL-only rules are anchored as `exhunt hunt` anchors them (the latest TimeGenerated
     # in the case), so the console and the command show the same rows. The hunts get a
     # cursor of their own: the UI thread's pane queries use ``con`` meanwhile.
+    # A rule whose query fails shows as a hunt that did not run; the others still load.
     runs = run_hunts(quiet(con.cursor()) if on_hunt is not None else con, case.path, rules,
-                     on_rule=on_rule,
+                     on_rule=on_rule, keep_going=True,
                      on_run=None if on_hunt is None else (lambda run: on_hunt(data, run)))
     if on_hunt is None:
         data.runs = runs

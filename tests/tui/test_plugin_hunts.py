@@ -282,3 +282,23 @@ async def test_a_plugin_rule_whose_query_fails_shows_as_not_run_and_the_rest_loa
         assert "0 findings" not in block.split("\n\n")[0]
         await open_from_overview(app, pilot, RULE_ID)
         assert "This hunt did not run: " in screen_text(app)
+
+
+@pilot_test
+async def test_an_export_while_a_hunt_did_not_run_says_its_marks_are_not_in_the_file(
+        demo_source, tmp_path):
+    folder = tmp_path / "broken-rules"
+    write_rule(folder, dict(RULE, query='W3CIISLog | where csUriStem matches regex "("'))
+    app = ExhuntApp(dataclasses.replace(demo_source, rules_dirs=[folder]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        target = tmp_path / "marked.csv"
+        app.screen.query_one("#prompt-input").value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert target.exists()
+        assert any("not in it: the marked findings of hunts that did not run (" + RULE_NAME
+                   in message for message in said), said

@@ -499,9 +499,9 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
     target = out_dir / "W3CIISLog"
     try:
         try:
-            # Plain files (the usual case) take the single-file write; anything odd, or a
-            # file with a bad line, takes the partitioned COPY below (see _copy_plain). A
-            # cleaned copy (and so any line shifts) always takes the partitioned COPY.
+            # Plain files (the usual case, a bad line or not) take the single-file write;
+            # anything odd takes the partitioned COPY below (see _copy_plain). A cleaned
+            # copy (and so any line shifts) always takes the partitioned COPY.
             plain = (None if cleaned is not None or info.quoted
                      else _copy_plain(con, info, opts, source, compression, target))
             if plain is None:
@@ -518,8 +518,9 @@ def read_w3c(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, out_dir: Path
             _copy(con, info, opts, source, compression, target, quoted=info.quoted,
                   shifts=shifts)
             result.notes.append("invalid UTF-8 bytes replaced by U+FFFD (rows kept)")
-        # The single-file write knows its rows (and no line was bad): no need to read back.
-        result.rows, result.bad_lines = (plain.rows, 0) if plain else _count(con, target)
+        # The single-file write knows its rows and bad lines: no need to read back.
+        result.rows, result.bad_lines = ((plain.rows, plain.bad_lines) if plain
+                                         else _count(con, target))
         if result.bad_lines:
             try:
                 _write_bad_lines(con, target, source, compression,
@@ -635,6 +636,7 @@ class _Plain(NamedTuple):
 
     rows: int
     computers: list[str] | None  # None: not known from the write's statistics
+    bad_lines: int = 0  # their line numbers are in kind=bad, for _write_bad_lines
 
 
 def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compression: str,
@@ -645,11 +647,13 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
     into the ``kind=rows/host=<h>/day=<d>`` folder its rows share (an IIS file holds one
     server and one UTC day), or is re-partitioned from Parquet (cheap) when they differ.
 
-    Bad lines are not written here: a file whose loaded rows are fewer than its non-``#``
-    lines (the directive pass counted them) has a bad or blank-only line, and this returns
-    None with nothing left behind, so that ``_copy`` writes rows and bad lines exactly as
-    before. Otherwise the rows are in place and this says how many, and which Computers
-    when the write's own statistics say it exactly (no read of the file back)."""
+    A file whose loaded rows are fewer than its non-``#`` lines (the directive pass counted
+    them) has a bad or blank-only line: the rows written are still exactly the rows, and a
+    second read of the file writes the bad lines' numbers alone to ``kind=bad`` (only what
+    tells a bad line is computed). Before, such a file was written again whole through the
+    partitioned writer: one truncated line doubled the ingest of a 50 MB log (0.72 ->
+    1.4 s). The rows are in place and this says how many, how many bad lines, and which
+    Computers when the write's own statistics say it exactly (no read of the file back)."""
     sql = _Sql()
     query = _select_sql(info, opts, sql, quoted=False)
     if sql.segments is not None:
@@ -665,12 +669,17 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
     ).fetchall()
     loaded = sum(int(row[1]) for row in written)
     expected = info.lines - len(info.directives)
+    bad = 0
     if loaded != expected:
-        single.unlink(missing_ok=True)
-        return None
+        numbers = target / "kind=bad" / "lines" / "data_0.parquet"
+        numbers.parent.mkdir(parents=True)
+        bad = sum(int(row[1]) for row in con.execute(
+            f"COPY (SELECT _line FROM ({query}) WHERE kind = 'bad') TO $copy_dest "
+            "(FORMAT parquet, RETURN_STATS true)",
+            {**sql.params, "copy_dest": str(numbers)}).fetchall())
     if loaded == 0:
         single.unlink(missing_ok=True)
-        return _Plain(0, [])
+        return _Plain(0, [], bad)
     summary = _summary_from_stats(written)
     if summary is None:
         summary = con.execute(
@@ -689,11 +698,11 @@ def _copy_plain(con, info: W3CLayout, opts: W3CReadOptions, source: Path, compre
         folder = target / "kind=rows" / f"host={one_host}" / f"day={first.isoformat()}"
         folder.mkdir(parents=True)
         single.rename(folder / "data_0.parquet")
-        return _Plain(loaded, computers)
+        return _Plain(loaded, computers, bad)
     con.execute(_REPARTITION_SQL, {"f": str(single), "host": host,
                                    "copy_dest": str(target / "kind=rows")}).fetchall()
     single.unlink()
-    return _Plain(loaded, computers)
+    return _Plain(loaded, computers, bad)
 
 
 _STATS_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2}) \d{2}:\d{2}:\d{2}(\.\d+)?")

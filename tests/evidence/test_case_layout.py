@@ -238,3 +238,24 @@ def test_files_read_side_by_side_keep_their_own_file_values(tmp_path, monkeypatc
     assert got == {(f.path, f.computer, "t-9", "OpsManager", "W3CIISLog", "")
                    for f in report.files}
     assert {Path(p).parent.name for p, *_ in got} == {f"EXCH0{n}" for n in range(6)}
+
+
+def test_a_file_with_bad_lines_over_two_days_is_written_as_the_partitioned_write_writes_it(
+        tmp_path, monkeypatch):
+    from engine.evidence import w3c
+
+    late = row(stem="/late").replace("2024-03-01", "2024-03-02")
+    text = (IIS_HEAD + FIELDS + "\r\n" + row() + "\r\ncut here\r\n" + late + "\r\n"
+            + "2024-03-02 08:00:09 too few fields\r\n" + row(stem="/b") + "\r\n   \r\n")
+    path = write(tmp_path / "ev/EXCH01/u_ex1.log", text)
+
+    def outcome(case_dir: Path):
+        report = only_file(ingest(path, case_dir))
+        return ((report.rows, report.bad_lines), _folders(case_dir),
+                [{k: v for k, v in r.items() if k != "_file_id"} for r in rows(case_dir)],
+                [(b.line, b.text) for b in Case(case_dir).bad_lines()])
+
+    single = outcome(tmp_path / "single")
+    monkeypatch.setattr(w3c, "_copy_plain", lambda *args: None)  # the partitioned write
+    assert single == outcome(tmp_path / "partitioned")
+    assert single[0] == (3, 2)

@@ -187,6 +187,11 @@ def find_rule(rules: Sequence[Rule], id_or_slug: str) -> Rule:
     raise RuleError(f"no rule with id or slug {id_or_slug!r}; rules: {known}")
 
 
+# libyaml's safe loader where PyYAML was built with it: the pure-Python one took 0.12 s of
+# a cached `exhunt hunt`'s 0.55 s to read the twelve built-in rule files.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_rule_file(path: Path) -> Rule:
     path = Path(path)
     try:
@@ -194,7 +199,7 @@ def load_rule_file(path: Path) -> Rule:
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

@@ -186,6 +186,11 @@ def print_table(rows: list[tuple[str, str]], out=sys.stdout, *, markdown: bool =
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The commands are measured as a user runs an installed exhunt, whose modules pip
+    # compiled to bytecode at install: not by an interpreter told to compile every module
+    # again on each start (PYTHONDONTWRITEBYTECODE, set on some build machines: +0.08 s
+    # per command).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description="Generate N MB of IIS logs and run every bench/measure_*.py.")
     parser.add_argument("--size-mb", type=float, required=True, help="MB (10^6 bytes) of raw logs to generate")
     parser.add_argument("--out", type=Path, help="folder for logs and scratch (default: a temporary folder, "

@@ -54,7 +54,6 @@ class CompiledQuery:
         return con.execute(self.sql, self.params)
 
 
-
 def compile_kql(text: str, *, now: _dt.datetime | None = None,
                 per_value: PerValuePolicy | None = None) -> CompiledQuery:
     """Compile one KQL query. ``now`` anchors now()/ago(); without it the SQL uses the

@@ -875,9 +875,9 @@ def _json_batches(path: Path, fmt: str, gz: bool, limit: int,
     commas, makes the file unreadable (_NotReadable), as it makes DuckDB's reader fail.
 
     A batch holds at most TEXT_BATCH_BYTES of record text (a longer record comes alone)
-    and PARQUET_BATCH_RECORDS records: records of 256 KB come 8 at a time. Memory: one batch and one read buffer
-    (a record in the making is cut off at ``limit`` bytes: over it the file is not
-    readable this way and read_export's salvage leaves that record out).
+    and PARQUET_BATCH_RECORDS records: records of 256 KB come 8 at a time. Memory: one
+    batch and one read buffer (a record in the making is cut off at ``limit`` bytes: over
+    it the file is not readable this way and read_export's salvage leaves that record out).
     ``sizing['record_bytes']`` gets the longest record's length in bytes once the stream
     has been read (read_export sizes DuckDB's partitioned write by it)."""
     import gzip
@@ -968,9 +968,9 @@ def _jsonl_records(read, limit: int):
 
 def _json_array_records(read, limit: int):
     """(element, its length in bytes) for each element of a JSON array file, as text (see
-    _json_batches). An element is cut
-    out by its brackets and quotes (_skip_value) or, for a scalar, up to the next comma,
-    bracket or blank: whether it is valid JSON is DuckDB's to say."""
+    _json_batches). Where an element ends is found by Python's decoder or, where it cannot
+    decode it, by the element's brackets and quotes (_skip_value) or, for a scalar, the
+    next comma, bracket or blank: whether it is valid JSON is DuckDB's to say."""
     import json
 
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
@@ -1040,9 +1040,7 @@ def _json_array_records(read, limit: int):
                 end = None
         except (ValueError, RecursionError):
             pass
-        if end is not None:
-            pass
-        elif c in '[{"':
+        if end is None and c in '[{"':
             state = [0, 0, 0]
             end = _skip_value(buf, pos, state)
             while end is None:
@@ -1052,7 +1050,7 @@ def _json_array_records(read, limit: int):
                 if not more():
                     raise _NotReadable("the array is not closed")
                 end = _skip_value(buf, pos + scanned, state)
-        else:
+        elif end is None:
             hit = _SCALAR_END.search(buf, pos)
             while hit is None:
                 scanned = len(buf) - pos

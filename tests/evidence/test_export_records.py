@@ -197,3 +197,51 @@ def test_odd_exports_give_the_records_and_numbers_the_temporary_table_gave(
     path.parent.mkdir()
     path.write_bytes(ODD[fmt][name].encode())
     _check_against_the_temp_table(path, fmt, False, tmp_path / "case")
+
+
+# ---------------------------------------------------------------------------------------
+# The JSON record splitter, whatever the read boundaries
+# ---------------------------------------------------------------------------------------
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12)
+
+
+def _pieces(data: bytes, sizes: list[int]):
+    """A read() handing out ``data`` in pieces of the given sizes (then what is left)."""
+    chunks, at = [], 0
+    for size in sizes:
+        chunks.append(data[at:at + size])
+        at += size
+    chunks.append(data[at:])
+    queue = [c for c in chunks if c] + [b""]
+    return lambda: queue.pop(0) if len(queue) > 1 else b""
+
+
+_SPLITS = [("json", blanks, True) for blanks in ("", " ", "\n\t ", "\r\n")] + [
+    ("jsonl", blanks, end) for blanks in ("", " ", "\n\t ", "\r\n") for end in (True, False)]
+
+
+@pytest.mark.parametrize("fmt, blanks, last_line_end", _SPLITS)
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # the same patch for all
+@given(values=st.lists(_JSON_VALUES, max_size=8), sizes=st.lists(st.integers(1, 40), max_size=30))
+def test_the_json_splitter_finds_every_record_whatever_the_read_boundaries(
+        monkeypatch: pytest.MonkeyPatch, fmt: str, blanks: str, last_line_end: bool,
+        values: list, sizes: list[int]) -> None:
+    from engine.evidence import exports
+
+    monkeypatch.setattr(exports, "_JSON_READ", 16)  # forget what was read every few bytes
+    texts = [json.dumps(v, ensure_ascii=False, indent=1 if fmt == "json" and i % 2 else None)
+             for i, v in enumerate(values)]
+    if fmt == "json":
+        data = blanks + "[" + blanks + ("," + blanks).join(texts) + blanks + "]" + blanks
+        found = list(exports._json_array_records(_pieces(data.encode(), sizes), 1 << 20))
+    else:
+        data = "".join(t + "\n" + blanks.replace("\r\n", "\n") for t in texts)
+        data = data if last_line_end else data.rstrip("\n")
+        found = [(t.decode(), n) for t, n in
+                 exports._jsonl_records(_pieces(data.encode(), sizes), 1 << 20)]
+    assert [json.loads(t) for t, _n in found] == values
+    assert [n for _t, n in found] == [len(t.encode()) for t, _n in found]

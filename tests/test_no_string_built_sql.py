@@ -61,16 +61,17 @@ ALLOWED: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         "types are identifiers the project defines, never values",
     ),
     ("engine/evidence/exports.py", "_source_columns"): (
-        frozenset({"body", "columns"}),
-        "positional names c0, c1 ... (the read_csv column map, the JSON select list) and "
-        "placeholders $k0, $k1 ...: the export's own column names are bound as $k<i>, only "
-        "their positions are formatted",
+        frozenset({"columns", "', '.join(selects)", "keys"}),
+        "positional names c0, c1 ... (the read_csv column map, the JSON select list, list "
+        "indices v[1], v[2] ...) and placeholders $src_k0, $src_k1 ...: the export's own "
+        "column names are bound as $src_k<i>, only their positions are formatted",
     ),
-    ("engine/evidence/exports.py", "read_export"): (
-        frozenset({"dash_src", "query"}),
-        "`c{dash_src}` is a positional alias (an int); `query` is the select list of "
-        "W3CIISLog/SecurityAlert columns from engine/tables.py over those aliases, with "
-        "$file_id/$tenant/$time_formats bound",
+    ("engine/evidence/exports.py", "_copy_into_case"): (
+        frozenset({"dash_src", "query", "source.sql"}),
+        "`c{dash_src}` is a positional alias (an int); `source.sql` is _source_columns' "
+        "query (see its entry: positions formatted, values bound in source.params); `query` "
+        "is the select list of W3CIISLog/SecurityAlert columns from engine/tables.py over "
+        "those aliases, with $file_id/$tenant/$time_formats bound",
     ),
     ("engine/evidence/w3c.py", "_copy"): (
         frozenset({"query"}),

@@ -21,10 +21,11 @@ from glob import escape as glob_escape
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 
+from engine.evidence import meter
 from engine.evidence.w3c_layout import CUT_LINE_MARK, LineCap
 from engine.tables import SECURITYALERT, W3CIISLOG, Table
 
@@ -106,67 +107,95 @@ def _csv_header(path: Path, gz: bool) -> list[str]:
         return next(csv.reader(handle), [])
 
 
+@dataclass
+class _Source:
+    """What the case's COPY reads an export from: ``sql``, a query whose columns are _rec
+    and c0..cN (read once: a stream), its ``params``, the export's own column names and
+    the DuckDB types of c0..cN."""
+    original: list[str]
+    types: list[str]
+    sql: str
+    params: dict[str, object] = field(default_factory=dict)
+    again: Callable[[], None] | None = None  # a fresh stream for a second read (JSON)
+
+
 def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool,
                     max_record: int = DEFAULT_MAX_RECORD_BYTES,
                     bad: list[tuple[int, str]] | None = None,
                     notes: list[str] | None = None,
                     spill_dir: Path | None = None,
                     tally: dict[int, int] | None = None,
-                    sizing: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
-    """Create ``export_src_t`` with columns _rec, c0..cN; return (original names, DuckDB
-    types). Parquet records with a cell over ``max_record`` bytes are appended to ``bad``
-    instead (the other formats' long records make DuckDB fail: see _salvage_copy).
+                    sizing: dict[str, int] | None = None) -> _Source:
+    """The export as a stream of records with columns _rec, c0..cN (see _Source). Parquet
+    records with a cell over ``max_record`` bytes are appended to ``bad`` instead (the other
+    formats' long records make the read fail: see _salvage_copy).
 
-    For Parquet, ``export_src_t`` is a view over a one-shot stream of byte-bounded batches
-    (_parquet_batches): it can be read once, by the COPY into the case, and ``bad``,
-    ``notes`` and ``tally`` fill as that COPY runs. A temporary table held every record in
-    DuckDB's memory (20,000 records repeating a 256 KB value: 5 GB) and DuckDB then
-    scanned it 2,048 rows at a time whatever their size."""
+    Nothing is held whole: a temporary table held every record in DuckDB's memory (20,000
+    records of 256 KB: 5 GB; the file was skipped out of memory) and DuckDB then scanned it
+    2,048 rows at a time whatever their size. The stream is read once, by the COPY into
+    the case, so a reader failure (a malformed record) shows there (read_export salvages).
+
+    - CSV: DuckDB's read_csv, as the COPY's own source (its scan stays bounded: 256 KB
+      records streamed in ~400 MiB, tests/hardening/test_hostile_sizes.py).
+    - JSON / JSON lines: records are split out of the file here (_json_batches) and handed
+      to DuckDB as text in batches bounded by bytes; DuckDB's JSON functions then read them
+      exactly as they read read_json_objects' records (its own reader takes 2,048 records
+      at a time: 256 KB records ran out of memory). A first pass over the same stream
+      finds the keys and checks every record parses, before anything is written.
+    - Parquet: byte-bounded batches (_parquet_batches); ``bad``, ``notes`` and ``tally``
+      fill as the COPY reads them."""
     _drop_source(con)
-    compression = "gzip" if gz else "none"
     if fmt == "csv":
         original = _csv_header(path, gz)
         names = [f"c{i}" for i in range(len(original))]
         columns = ", ".join(f"'{n}': 'VARCHAR'" for n in names)  # our own names c0..cN
-        con.execute(
-            "CREATE TEMP TABLE export_src_t AS SELECT row_number() OVER () AS _rec, * FROM "
-            f"read_csv($p, header=true, columns={{{columns}}}, quote='\"', escape='\"', "
-            "auto_detect=false, delim=',', strict_mode=false, "
-            "max_line_size=$m, buffer_size=$b, compression=$c)",
-            # An explicit buffer: with DuckDB's default, a line over max_line_size comes
-            # back inside the error text, whole (a 200 MB cell peaked at 0.9 GB).
-            {"p": str(path), "c": compression, "m": max(max_record, 1024),
-             "b": 2 * max(max_record, 16 * 1024 * 1024)},
-        )
-        return original, ["VARCHAR"] * len(original)
+        # row_number() OVER () right above the scan numbers records in file order (DuckDB
+        # runs that window single-threaded: see engine.ingest._connection).
+        sql = ("SELECT row_number() OVER () AS _rec, * FROM "
+               f"read_csv($src_path, header=true, columns={{{columns}}}, quote='\"', "
+               "escape='\"', auto_detect=false, delim=',', strict_mode=false, "
+               "max_line_size=$src_line, buffer_size=$src_buffer, compression=$src_gzip)")
+        # An explicit buffer: with DuckDB's default, a line over max_line_size comes back
+        # inside the error text, whole (a 200 MB cell peaked at 0.9 GB).
+        params: dict[str, object] = {
+            "src_path": str(path), "src_gzip": "gzip" if gz else "none",
+            "src_line": max(max_record, 1024),
+            "src_buffer": 2 * max(max_record, 16 * 1024 * 1024)}
+        return _Source(original, ["VARCHAR"] * len(original), sql, params)
     if fmt in ("json", "jsonl"):
-        # Keys of every record, in order of first appearance (a record may lack some).
-        original = [r[0] for r in con.execute(
-            "SELECT k FROM (SELECT unnest(json_keys(json)) AS k, row_number() OVER () AS r "
-            "FROM read_json_objects($p, format=$f, compression=$c, maximum_object_size=$m) "
-            "WHERE json_type(json) = 'OBJECT') GROUP BY k ORDER BY min(r)",
-            {"p": str(path), "f": "array" if fmt == "json" else "newline_delimited",
-             "c": compression, "m": max(max_record, 1024)},
-        ).fetchall()]
-        selects = []
-        params: dict[str, object] = {"p": str(path), "c": compression,
-                                     "f": "array" if fmt == "json" else "newline_delimited",
-                                     "m": max(max_record, 1024)}
-        for i, name in enumerate(original):
-            params[f"k{i}"] = name
-            # Nested values (Entities as an array) are kept as JSON text, as Log Analytics
-            # stores them; scalars become their text.
-            selects.append(
-                f"CASE WHEN json_type(json -> $k{i}) IN ('ARRAY', 'OBJECT') "
-                f"THEN CAST(json -> $k{i} AS VARCHAR) ELSE json ->> $k{i} END AS c{i}"
-            )
-        body = ", ".join(selects) if selects else "NULL AS c0"
-        con.execute(
-            f"CREATE TEMP TABLE export_src_t AS SELECT row_number() OVER () AS _rec, {body} "
-            "FROM read_json_objects($p, format=$f, compression=$c, maximum_object_size=$m)",
-            params,
-        )
-        return original, ["VARCHAR"] * len(original)
+        # Keys of every record, in order of first appearance (a record's own keys in their
+        # order); a record may lack some, and one that is not an object has none. This
+        # pass also makes DuckDB parse every record, so a malformed one fails here, before
+        # the COPY. No WHERE over the stream: DuckDB then reads it through a pyarrow
+        # scanner that reads ahead (20,000 records of 256 KB: 1.2 GiB, against 0.2).
+        def register(sizing: dict[str, int] | None = None) -> None:
+            _drop_source(con)
+            con.register("export_arrow", _json_batches(path, fmt, gz, max_record, sizing))
+
+        register(sizing)  # its longest record, once read, sizes DuckDB's partitioned write
+        try:
+            original = [r[0] for r in con.execute(
+                "SELECT k FROM (SELECT unnest(json_keys(json)) AS k, "
+                "generate_subscripts(json_keys(json), 1) AS i, _rec AS r FROM export_arrow) "
+                "GROUP BY k ORDER BY min(r), arg_min(i, r)"
+            ).fetchall()]
+        finally:
+            _drop_source(con)
+        # Nested values (Entities as an array) are kept as JSON text, as Log Analytics
+        # stores them; scalars become their text: what `json -> k` / `json ->> k` give for
+        # each key k, but with every record parsed once (json_extract of the list of keys),
+        # not three times per key: DuckDB keeps every parse of a batch until its end (7
+        # keys of 256 KB records, 32 a batch: out of memory at 768 MB).
+        params: dict[str, object] = {f"src_k{i}": name for i, name in enumerate(original)}
+        selects = [f"CASE WHEN json_type(v[{i + 1}]) IN ('ARRAY', 'OBJECT') "
+                   f"THEN CAST(v[{i + 1}] AS VARCHAR) ELSE v[{i + 1}] ->> '$' END AS c{i}"
+                   for i in range(len(original))]
+        keys = ", ".join(f"$src_k{i}" for i in range(len(original)))
+        sql = (f"SELECT _rec, {', '.join(selects)} FROM "
+               f"(SELECT _rec, json_extract(json, [{keys}]) AS v FROM export_arrow)"
+               if original else "SELECT _rec, NULL AS c0 FROM export_arrow")
+        register()
+        return _Source(original, ["VARCHAR"] * len(original), sql, params, register)
     if fmt == "parquet":
         original, reader = _parquet_batches(path, max_record, bad if bad is not None else [],
                                             notes if notes is not None else [], spill_dir,
@@ -175,7 +204,7 @@ def _source_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bo
         con.execute("CREATE TEMP VIEW export_src_t AS SELECT * FROM export_arrow")
         # Binding reads the stream's schema only: no batch is read before the COPY.
         types = [r[1] for r in con.execute("DESCRIBE export_src_t").fetchall()[1:]]
-        return original, types
+        return _Source(original, types, "SELECT * FROM export_src_t")
     raise ValueError(f"unknown export format {fmt}")
 
 
@@ -201,9 +230,18 @@ PARQUET_BATCH_RECORDS = 4096  # at most, per batch
 PARQUET_BATCH_BYTES = 8 * 1024 * 1024
 
 
-def batch_records(record_bytes: int) -> int:
-    """How many records of at most ``record_bytes`` each one batch holds."""
-    return max(1, min(PARQUET_BATCH_RECORDS, PARQUET_BATCH_BYTES // max(record_bytes, 1)))
+# CSV and JSON exports: at most this many bytes of records per JSON batch (_json_batches),
+# and in DuckDB's partitioned write per thread (_partition_flush). Smaller than Parquet's:
+# DuckDB keeps every parse of a batch's JSON until the batch is done (3,000 records of
+# 250 KB: 460 MiB with 8 MiB batches, 244 MiB with 2 MiB), and its partitioned write of
+# such records took 510-600 MiB from a threshold of 32 rows (8 MB) on, 280-310 MiB under.
+TEXT_BATCH_BYTES = 2 * 1024 * 1024
+
+
+def batch_records(record_bytes: int, batch_bytes: int = PARQUET_BATCH_BYTES) -> int:
+    """How many records of at most ``record_bytes`` each one batch of ``batch_bytes``
+    holds (at least one, at most PARQUET_BATCH_RECORDS)."""
+    return max(1, min(PARQUET_BATCH_RECORDS, batch_bytes // max(record_bytes, 1)))
 
 
 # pyarrow reads each column chunk through a buffer of this size, page by page. Its defaults
@@ -476,120 +514,44 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
         limit = max(int(opts.max_record_bytes), 1024)
         bad: list[tuple[int, str]] = []
         tally: dict[int, int] = {}  # Parquet: '-' values counted as the stream goes by
-        sizing: dict[str, int] = {}  # Parquet: the smallest batch (records) of the file
-        later: list[str] = []  # notes after the bad records' ones
+        # The longest record, which sizes DuckDB's partitioned write (_partition_flush):
+        # Parquet's bound from its pages, JSON's measured by the keys pass; for CSV, which
+        # nothing reads before the COPY, the limit.
+        sizing: dict[str, int] = {}
+        table: Table = W3CIISLOG if table_name == "W3CIISLog" else SECURITYALERT
+        target = out_dir / table.name
         try:
             # Parquet pages rebuilt without their over-long values spill next to the
             # file's output (engine.evidence.parquet_salvage), not into memory.
-            original, types = _source_columns(con, readable, fmt, gz, limit, bad,
-                                              result.notes, spill_dir=out_dir, tally=tally,
-                                              sizing=sizing)
-        except duckdb.Error:
-            if fmt not in ("csv", "json", "jsonl"):
-                raise
-            # One malformed (or over-long) record made DuckDB give up on the file: keep the
-            # good records.
+            source = _source_columns(con, readable, fmt, gz, limit, bad, result.notes,
+                                     spill_dir=out_dir, tally=tally, sizing=sizing)
+            copied = _copy_into_case(con, source, table, target, fmt, opts, tally,
+                                     sizing.get("record_bytes", limit))
+        except duckdb.Error as exc:
+            if (fmt not in ("csv", "json", "jsonl") or isinstance(exc, duckdb.InterruptException)
+                    or str(target) in str(exc)):
+                raise  # not the evidence's fault: stopped, or the case cannot be written
+            # One malformed (or over-long) record made the reader give up on the file
+            # (JSON: before the COPY; CSV: during it, whose output goes): keep the good
+            # records.
+            _drop_source(con)
+            shutil.rmtree(target, ignore_errors=True)
             out_dir.mkdir(parents=True, exist_ok=True)
             salvaged = out_dir / ("salvaged.csv" if fmt == "csv" else "salvaged.jsonl")
             bad = _salvage_copy(path, fmt, gz, salvaged, limit)
             try:
-                original, types = _source_columns(con, salvaged, "csv" if fmt == "csv" else "jsonl",
-                                                  False, limit)
+                # Each salvaged JSON line is a record the salvage held within the limit,
+                # measured in characters for arrays: up to 4 bytes each in UTF-8.
+                sizing = {}
+                source = _source_columns(con, salvaged, "csv" if fmt == "csv" else "jsonl",
+                                         False, limit if fmt == "csv" else 4 * limit,
+                                         sizing=sizing)
+                copied = _copy_into_case(con, source, table, target, fmt, opts, tally,
+                                         sizing.get("record_bytes", limit))
             finally:
+                _drop_source(con)  # the stream reads the salvaged file
                 salvaged.unlink(missing_ok=True)
-        table: Table = W3CIISLOG if table_name == "W3CIISLog" else SECURITYALERT
-        position: dict[str, int] = {}
-        for i, name in enumerate(original):
-            norm = normalise(name)
-            position.setdefault(norm, i)
-            position.setdefault(norm.lower(), i)
-        if table is SECURITYALERT:
-            for alias, target in ALERT_ALIASES.items():
-                if alias in position and target not in position:
-                    position[target] = position[alias]
-        selects = []
-        for col in table.columns:
-            idx = position.get(col.name, position.get(col.name.lower()))
-            src = f"c{idx}" if idx is not None else None
-            sql_type = types[idx] if idx is not None else "VARCHAR"
-            if col.name == "_file_id":
-                expr = "CAST($file_id AS INTEGER)"
-            elif col.name == "_line":
-                expr = "_rec"
-            elif src is None:
-                if col.name == "Type":
-                    expr = f"'{table.name}'"
-                elif col.name == "TenantId":
-                    expr = "$tenant"
-                else:
-                    expr = "''" if col.is_string else f"CAST(NULL AS {col.sql_type})"
-            elif col.sql_type == "TIMESTAMP":
-                expr = _time_expr(src, sql_type)
-            elif col.is_string:
-                expr = _text_expr(src, sql_type)
-                if col.name == "Type":
-                    expr = f"coalesce(nullif({expr}, ''), '{table.name}')"
-                if opts.strip_dash and table is W3CIISLOG:
-                    expr = f"(CASE WHEN {expr} = '-' THEN '' ELSE {expr} END)"
-            elif col.sql_type == "BOOLEAN":
-                expr = f"try_cast(CAST({src} AS VARCHAR) AS BOOLEAN)"
-            else:
-                expr = f"try_cast(nullif(trim(CAST({src} AS VARCHAR)), '') AS {col.sql_type})"
-            selects.append(f'{expr} AS "{col.name}"')
-        params = {"file_id": opts.file_id, "tenant": opts.tenant_id,
-                  "time_formats": PORTAL_TIME_FORMATS}
-        query = f"SELECT {', '.join(selects)} FROM export_src_t"
-        used = {k: v for k, v in params.items() if f"${k}" in query}
-        target = out_dir / table.name
-        target.mkdir(parents=True, exist_ok=True)
-        if table is W3CIISLOG:
-            dash_src = position.get("csUriQuery")
-            if dash_src is not None and fmt == "parquet":
-                tally[dash_src] = 0  # the stream is read once: counted while the COPY reads it
-            elif dash_src is not None:
-                result.dash_queries = con.execute(
-                    f"SELECT count(*) FROM export_src_t WHERE trim(CAST(c{dash_src} AS VARCHAR)) = '-'"
-                ).fetchone()[0]
-            with _partition_flush(con, sizing.get("record_bytes")):
-                con.execute(
-                    f"""COPY (SELECT *, 'rows' AS kind,
-                           coalesce(nullif(left(regexp_replace(lower("Computer"), '[^a-z0-9._-]', '_',
-                                            'g'), 100), ''), '_') AS host,
-                           coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
-                        FROM ({query})) TO $copy_dest
-                        (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
-                         OVERWRITE_OR_IGNORE true{COPY_BOUNDS})""",
-                    {**used, "copy_dest": str(target)},
-                )
-            if dash_src is not None and fmt == "parquet":
-                result.dash_queries = tally[dash_src]
-            # The case folder may be named "[x]case": its own path must not act as a pattern.
-            glob = glob_escape(str(target / "kind=rows")) + "/**/*.parquet"
-            if (target / "kind=rows").exists():
-                result.rows = con.execute(
-                    "SELECT count(*) FROM read_parquet($g, hive_partitioning=false)", {"g": glob}
-                ).fetchone()[0]
-                result.computers = [r[0] for r in con.execute(
-                    'SELECT DISTINCT "Computer" FROM read_parquet($g, hive_partitioning=false) '
-                    "ORDER BY 1", {"g": glob}).fetchall()]
-            if result.dash_queries:
-                verb = "changed to empty (--strip-export-dash)" if opts.strip_dash else "kept as exported"
-                later.append(
-                    f"{result.dash_queries} rows have csUriQuery '-' ({verb}); hunt B's "
-                    "isempty(csUriQuery) does not match '-'"
-                )
-        else:
-            con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd{COPY_BOUNDS})",
-                        {**used, "copy_dest": str(target / "data_0.parquet")})
-            result.rows = con.execute(
-                "SELECT count(*) FROM read_parquet($g)", {"g": str(target / "data_0.parquet")}
-            ).fetchone()[0]
-            bad_times = con.execute(
-                'SELECT count(*) FROM read_parquet($g) WHERE "TimeGenerated" IS NULL',
-                {"g": str(target / "data_0.parquet")},
-            ).fetchone()[0]
-            if bad_times:
-                later.append(f"{bad_times} rows without a readable TimeGenerated")
+        result.rows, result.computers, result.dash_queries, later = copied
         # Parquet's bad records and notes are known once the COPY has read the stream.
         _drop_source(con)
         if bad:
@@ -614,6 +576,120 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
             readable.unlink(missing_ok=True)
 
 
+def _copy_into_case(con: duckdb.DuckDBPyConnection, source: _Source, table: Table,
+                    target: Path, fmt: str, opts: ExportOptions, tally: dict[int, int],
+                    record_bytes: int) -> tuple[int, list[str], int, list[str]]:
+    """COPY the export's records (``source``, read once) into the case's Parquet files
+    under ``target``; (rows, computers, csUriQuery '-' count, notes for the file).
+
+    The '-' count: Parquet's stream counts as the COPY reads it (``tally``); the other
+    formats' are counted in what was written, where csUriQuery is the exported text
+    (trim(value) = '-' either way), unless --strip-export-dash emptied it: then they are
+    counted first in a read of their own (CSV read again, JSON records split again).
+    ``record_bytes`` bounds DuckDB's partitioned write (_partition_flush)."""
+    original, types = source.original, source.types
+    position: dict[str, int] = {}
+    for i, name in enumerate(original):
+        norm = normalise(name)
+        position.setdefault(norm, i)
+        position.setdefault(norm.lower(), i)
+    if table is SECURITYALERT:
+        for alias, aliased in ALERT_ALIASES.items():
+            if alias in position and aliased not in position:
+                position[aliased] = position[alias]
+    selects = []
+    for col in table.columns:
+        idx = position.get(col.name, position.get(col.name.lower()))
+        src = f"c{idx}" if idx is not None else None
+        sql_type = types[idx] if idx is not None else "VARCHAR"
+        if col.name == "_file_id":
+            expr = "CAST($file_id AS INTEGER)"
+        elif col.name == "_line":
+            expr = "_rec"
+        elif src is None:
+            if col.name == "Type":
+                expr = f"'{table.name}'"
+            elif col.name == "TenantId":
+                expr = "$tenant"
+            else:
+                expr = "''" if col.is_string else f"CAST(NULL AS {col.sql_type})"
+        elif col.sql_type == "TIMESTAMP":
+            expr = _time_expr(src, sql_type)
+        elif col.is_string:
+            expr = _text_expr(src, sql_type)
+            if col.name == "Type":
+                expr = f"coalesce(nullif({expr}, ''), '{table.name}')"
+            if opts.strip_dash and table is W3CIISLOG:
+                expr = f"(CASE WHEN {expr} = '-' THEN '' ELSE {expr} END)"
+        elif col.sql_type == "BOOLEAN":
+            expr = f"try_cast(CAST({src} AS VARCHAR) AS BOOLEAN)"
+        else:
+            expr = f"try_cast(nullif(trim(CAST({src} AS VARCHAR)), '') AS {col.sql_type})"
+        selects.append(f'{expr} AS "{col.name}"')
+    params = {"file_id": opts.file_id, "tenant": opts.tenant_id,
+              "time_formats": PORTAL_TIME_FORMATS}
+    query = f"SELECT {', '.join(selects)} FROM ({source.sql}) AS export_src_t"
+    used = {k: v for k, v in params.items() if f"${k}" in query}
+    used.update(source.params)
+    target.mkdir(parents=True, exist_ok=True)
+    rows, computers, dashes, later = 0, [], 0, []
+    if table is W3CIISLOG:
+        dash_src = position.get("csUriQuery")
+        streamed = fmt == "parquet"
+        if dash_src is not None and streamed:
+            tally[dash_src] = 0  # the stream is read once: counted while the COPY reads it
+        elif dash_src is not None and opts.strip_dash:
+            dashes = con.execute(  # FILTER, not WHERE: see _source_columns
+                f"SELECT count(*) FILTER (WHERE trim(CAST(c{dash_src} AS VARCHAR)) = '-') "
+                f"FROM ({source.sql}) AS export_src_t", source.params).fetchone()[0]
+            if source.again is not None:
+                source.again()
+        with _partition_flush(con, record_bytes,
+                              PARQUET_BATCH_BYTES if streamed else TEXT_BATCH_BYTES):
+            con.execute(
+                f"""COPY (SELECT *, 'rows' AS kind,
+                       coalesce(nullif(left(regexp_replace(lower("Computer"), '[^a-z0-9._-]', '_',
+                                        'g'), 100), ''), '_') AS host,
+                       coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
+                    FROM ({query})) TO $copy_dest
+                    (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
+                     OVERWRITE_OR_IGNORE true{COPY_BOUNDS})""",
+                {**used, "copy_dest": str(target)},
+            )
+        if dash_src is not None and streamed:
+            dashes = tally[dash_src]
+        # The case folder may be named "[x]case": its own path must not act as a pattern.
+        glob = glob_escape(str(target / "kind=rows")) + "/**/*.parquet"
+        if (target / "kind=rows").exists():
+            rows, written_dashes = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE trim(\"csUriQuery\") = '-') "
+                "FROM read_parquet($g, hive_partitioning=false)", {"g": glob}).fetchone()
+            if dash_src is not None and not streamed and not opts.strip_dash:
+                dashes = written_dashes
+            computers = [r[0] for r in con.execute(
+                'SELECT DISTINCT "Computer" FROM read_parquet($g, hive_partitioning=false) '
+                "ORDER BY 1", {"g": glob}).fetchall()]
+        if dashes:
+            verb = "changed to empty (--strip-export-dash)" if opts.strip_dash else "kept as exported"
+            later.append(
+                f"{dashes} rows have csUriQuery '-' ({verb}); hunt B's "
+                "isempty(csUriQuery) does not match '-'"
+            )
+    else:
+        con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd{COPY_BOUNDS})",
+                    {**used, "copy_dest": str(target / "data_0.parquet")})
+        rows = con.execute(
+            "SELECT count(*) FROM read_parquet($g)", {"g": str(target / "data_0.parquet")}
+        ).fetchone()[0]
+        bad_times = con.execute(
+            'SELECT count(*) FROM read_parquet($g) WHERE "TimeGenerated" IS NULL',
+            {"g": str(target / "data_0.parquet")},
+        ).fetchone()[0]
+        if bad_times:
+            later.append(f"{bad_times} rows without a readable TimeGenerated")
+    return rows, computers, dashes, later
+
+
 # DuckDB's Parquet writer buffers a row group (122,880 rows by default) before writing it:
 # records repeating a 256 KB value held gigabytes. ROW_GROUP_SIZE_BYTES closes a row group
 # at this many bytes (it needs preserve_insertion_order = false, as engine.ingest's
@@ -630,7 +706,8 @@ _flush_default: dict[str, int] = {}
 
 
 @contextmanager
-def _partition_flush(con: duckdb.DuckDBPyConnection, record_bytes: int | None):
+def _partition_flush(con: duckdb.DuckDBPyConnection, record_bytes: int | None,
+                     batch_bytes: int = PARQUET_BATCH_BYTES):
     """DuckDB's partitioned write (the W3CIISLog COPY) buffers partitioned_write_flush_threshold
     rows per thread (524,288 by default) before handing them to the Parquet writer,
     whatever their size: records repeating a 256 KB value held gigabytes, and the writer's
@@ -640,11 +717,16 @@ def _partition_flush(con: duckdb.DuckDBPyConnection, record_bytes: int | None):
     ordinary rows 990 -> 350 MiB (more, smaller row groups: 24 -> 216, 9 -> 13 MB);
     20,000 records repeating 256 KB 4 GiB (skipped) -> 350 MiB. The setting is the
     database's (GLOBAL): it is lowered to the smallest threshold any running copy needs and
-    put back when the last ends (other copies meanwhile only flush more often)."""
+    put back when the last ends (other copies meanwhile only flush more often).
+
+    CSV and JSON exports: one TEXT_BATCH_BYTES batch of their longest records (JSON: as
+    measured by the keys pass; CSV, which nothing reads before the COPY: records of the
+    record limit, so the threshold is one row by default and DuckDB hands each chunk it
+    reads to the writer: 7.5 s for 1.8 M ordinary rows against 6.3 s at 4,096)."""
     if not record_bytes:
         yield
         return
-    rows = batch_records(record_bytes)
+    rows = batch_records(record_bytes, batch_bytes)
     database = str(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
     with _FLUSH_LOCK:
         running = _flush_rows.setdefault(database, [])
@@ -783,6 +865,225 @@ def _skip_value(text: str, pos: int, state: list[int]) -> int | None:
             in_string, pos = 1, quote + 1
     state[:] = [depth, in_string, escaped]
     return None
+
+
+class _NotReadable(ValueError):
+    """What DuckDB's reader failing on a file is for the JSON record splitter: a file it
+    cannot split into records (not an array where one is expected, content after it, an
+    unclosed array, invalid UTF-8, a damaged gzip) or a record over the limit. Raised
+    inside the stream DuckDB reads, it reaches read_export as a duckdb.Error, which
+    salvages the file record by record, as it does when DuckDB's own reader gives up."""
+
+
+_JSON_SPACE = " \t\r\n"
+_SCALAR_END = re.compile(r"[ \t\r\n,\]]")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _json_batches(path: Path, fmt: str, gz: bool, limit: int,
+                  sizing: dict[str, int] | None = None) -> pa.RecordBatchReader:
+    """The records of a JSON array or JSON-lines export as a one-shot stream of batches
+    with columns _rec (1-based record number) and json (the record's text, unparsed: DuckDB
+    parses it), split as DuckDB's read_json_objects splits them: a JSON-lines record is a
+    line that is not blank (a leading byte order mark dropped); an array's records are its
+    elements, and anything but whitespace around the array, or between elements and their
+    commas, makes the file unreadable (_NotReadable), as it makes DuckDB's reader fail.
+
+    A batch holds at most TEXT_BATCH_BYTES of record text (a longer record comes alone)
+    and PARQUET_BATCH_RECORDS records: records of 256 KB come 8 at a time. Memory: one
+    batch and one read buffer (a record in the making is cut off at ``limit`` bytes: over
+    it the file is not readable this way and read_export's salvage leaves that record out).
+    ``sizing['record_bytes']`` gets the longest record's length in bytes once the stream
+    has been read (read_export sizes DuckDB's partitioned write by it)."""
+    import gzip
+    import zlib
+
+    import pyarrow as pa
+
+    schema = pa.schema([pa.field("_rec", pa.int64()), pa.field("json", pa.string())])
+    progress = meter.current()  # DuckDB's threads pull the batches: count for this file
+
+    def read(src):
+        def chunk() -> bytes:
+            try:
+                data = src.read(_JSON_READ)
+            except (EOFError, OSError, zlib.error) as exc:
+                raise _NotReadable(f"the file cannot be read to its end ({exc})") from None
+            if progress is not None:
+                progress.bytes_read += len(data)
+            return data
+        return chunk
+
+    def batches():
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as src:
+            records = (_jsonl_records(read(src), limit) if fmt == "jsonl"
+                       else _json_array_records(read(src), limit))
+            texts: list = []
+            size, first, longest = 0, 1, 0
+            for text, length in records:
+                if texts and (size + length > TEXT_BATCH_BYTES
+                              or len(texts) >= PARQUET_BATCH_RECORDS):
+                    yield _json_batch(schema, first, texts)
+                    first += len(texts)
+                    texts, size = [], 0
+                texts.append(text)
+                size += length
+                longest = max(longest, length)
+            if texts:
+                yield _json_batch(schema, first, texts)
+            if sizing is not None:
+                sizing["record_bytes"] = longest
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _json_batch(schema, first: int, texts: list) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    if texts and isinstance(texts[0], bytes):
+        try:  # JSON lines come as bytes: Arrow checks they are UTF-8, as DuckDB's reader
+            column = pa.array(texts, pa.binary()).cast(pa.string())
+        except pa.ArrowInvalid:
+            raise _NotReadable(f"a record from record {first:,} on is not UTF-8") from None
+    else:
+        column = pa.array(texts, pa.string())
+    return pa.record_batch([pa.array(range(first, first + len(texts)), pa.int64()), column],
+                           schema=schema)
+
+
+def _over_limit(record: int, limit: int) -> _NotReadable:
+    return _NotReadable(f"record {record:,} is over the {limit:,}-byte record limit")
+
+
+def _jsonl_records(read, limit: int):
+    """(line, its length) for each line of a JSON-lines file that is not blank, as bytes
+    (see _json_batches)."""
+    tail, first, count = b"", True, 0
+    while True:
+        chunk = read()
+        buf = tail + chunk
+        if first:
+            if len(buf) < len(_BOM) and chunk:
+                tail = buf
+                continue
+            buf, first = buf.removeprefix(_BOM), False
+        lines = buf.split(b"\n")
+        tail = lines.pop() if chunk else b""
+        for line in lines:
+            if line.strip(b" \t\r\n"):
+                count += 1
+                if len(line) > limit:
+                    raise _over_limit(count, limit)
+                yield line, len(line)
+        if not chunk:
+            return
+        if len(tail) > limit:
+            raise _over_limit(count + 1, limit)
+
+
+def _json_array_records(read, limit: int):
+    """(element, its length in bytes) for each element of a JSON array file, as text (see
+    _json_batches). Where an element ends is found by Python's decoder or, where it cannot
+    decode it, by the element's brackets and quotes (_skip_value) or, for a scalar, the
+    next comma, bracket or blank: whether it is valid JSON is DuckDB's to say."""
+    import json
+
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    decoder = json.JSONDecoder()
+    buf, pos, eof, first, count = "", 0, False, True, 0
+
+    def more() -> bool:
+        """Read on into ``buf``; False at the end of the file."""
+        nonlocal buf, pos, eof, first
+        if eof:
+            return False
+        chunk = read()
+        eof = not chunk
+        try:
+            text = utf8.decode(chunk, final=eof)
+        except UnicodeDecodeError:
+            raise _NotReadable("the file is not UTF-8") from None
+        if first and text:
+            text, first = text.removeprefix("\ufeff"), False
+        if pos > _JSON_READ and pos > len(buf) // 2:  # forget what was read
+            buf, pos = buf[pos:], 0
+        buf += text
+        return bool(text) or not eof
+
+    def at_next() -> str:
+        """The next character that is not whitespace ("" at the end), ``pos`` on it."""
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in _JSON_SPACE:
+                pos += 1
+            if pos < len(buf):
+                return buf[pos]
+            if not more():
+                return ""
+
+    if at_next() == "":
+        return  # an empty file holds no records (DuckDB's reader says the same)
+    if buf[pos] != "[":
+        raise _NotReadable("not a JSON array")
+    pos += 1
+    after_value = False
+    while True:
+        c = at_next()
+        if c == "":
+            raise _NotReadable("the array is not closed")
+        if c == "]" and (after_value or count == 0):
+            pos += 1
+            break
+        if after_value:
+            if c != ",":
+                raise _NotReadable(f"no comma after record {count:,}")
+            pos += 1
+            after_value = False
+            continue
+        if c in ",]":
+            raise _NotReadable(f"no record after record {count:,}")
+        count += 1
+        # ``pos`` stays on the record's first character while it is read (more() may
+        # move what was read before it out of ``buf``). Python's decoder finds where a
+        # record ends fastest (in C); what it cannot decode (a trailing comma DuckDB
+        # takes, a record cut by the end of ``buf``, a malformed one) is scanned for its
+        # end instead, by its brackets and quotes.
+        end = None
+        try:
+            end = decoder.raw_decode(buf, pos)[1]
+            if end >= len(buf) and not eof:  # a number may go on in the next chunk
+                end = None
+        except (ValueError, RecursionError):
+            pass
+        if end is None and c in '[{"':
+            state = [0, 0, 0]
+            end = _skip_value(buf, pos, state)
+            while end is None:
+                scanned = len(buf) - pos
+                if scanned > limit:
+                    raise _over_limit(count, limit)
+                if not more():
+                    raise _NotReadable("the array is not closed")
+                end = _skip_value(buf, pos + scanned, state)
+        elif end is None:
+            hit = _SCALAR_END.search(buf, pos)
+            while hit is None:
+                scanned = len(buf) - pos
+                if scanned > limit:
+                    raise _over_limit(count, limit)
+                if not more():
+                    raise _NotReadable("the array is not closed")
+                hit = _SCALAR_END.search(buf, pos + scanned)
+            end = hit.start()
+        text = buf[pos:end]
+        length = len(text) if text.isascii() else len(text.encode())
+        if length > limit:
+            raise _over_limit(count, limit)
+        yield text, length
+        pos = end
+        after_value = True
+    if at_next() != "":
+        raise _NotReadable("content after the array")
 
 
 def _salvage_json_array(src, out, limit: int) -> list[tuple[int, str]]:

@@ -54,6 +54,12 @@ def active() -> list[tuple[int, FileMeter]]:
     return list(_active.items())
 
 
+def current() -> FileMeter | None:
+    """The meter of the file this thread reads now, if any. A reader whose bytes are pulled
+    by DuckDB's own threads (an Arrow stream) adds to it directly: the heartbeat reports it."""
+    return _active.get(threading.get_ident())
+
+
 def count(n: int) -> None:
     """Called by the readers for every block they read (cheap: one dict lookup)."""
     meter = _active.get(threading.get_ident())

@@ -735,3 +735,70 @@ def test_parquet_w3c_rows_repeating_a_256_kb_value_load_in_bounded_memory(
                           "FROM read_parquet($f)", {"f": files}).fetchone() == (
         n, n, 1, n, len(stem), len(stem))
     assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# CSV and JSON exports of many records, each under the limit but large
+# ---------------------------------------------------------------------------------------
+BIG_RECORDS = 3000  # 3,000 x 250 KB = 750 MB of text: past DuckDB's 768 MB as one table
+BIG_STEM = 250_000
+BIG_LIMIT = 256 * 1024  # each record is just under it
+
+
+def _big_w3c_records(n: int):
+    """W3CIISLog records whose csUriStem is BIG_STEM bytes; every fourth query is '-'."""
+    pad = "A" * (BIG_STEM - 16)
+    for i in range(n):
+        yield {"TimeGenerated": f"2021-03-0{1 + i % 2}T00:{i // 60 % 60:02d}:{i % 60:02d}Z",
+               "Computer": f"EXCH0{i % 3}", "cIP": "1.2.3.4",
+               "csUriQuery": "-" if i % 4 == 0 else f"id={i}",
+               "csUriStem": f"/owa/{i:09d}/{pad}"}
+
+
+def _write_big_export(path: Path, fmt: str, gz: bool, n: int) -> None:
+    """``n`` big records as CSV, JSON lines or a JSON array; gzip as one member per 64
+    records (level 1: the padding compresses to almost nothing, quickly)."""
+    records = _big_w3c_records(n)
+    if fmt == "csv":  # no value needs quoting
+        head = ",".join(next(_big_w3c_records(1))) + "\r\n"
+        lines = (",".join(r.values()) + "\r\n" for r in records)
+    elif fmt == "jsonl":
+        head, lines = "", (json.dumps(r) + "\n" for r in records)
+    else:
+        head, lines = "[", ((",\n" if i else "\n") + json.dumps(r) for i, r in enumerate(records))
+    with open(path, "wb") as out:
+        batch = [head]
+        for i, line in enumerate(lines, 1):
+            batch.append(line)
+            if i % 64 == 0 or i == n:
+                data = "".join(batch + (["\n]\n"] if fmt == "json" and i == n else [])).encode()
+                out.write(gzip.compress(data, 1) if gz else data)
+                batch = []
+
+
+@pytest.mark.parametrize("fmt, gz", [("csv", False), ("csv", True), ("jsonl", True),
+                                     ("json", False)],
+                         ids=["csv", "csv.gz", "jsonl.gz", "json"])
+def test_an_export_of_many_big_records_under_the_limit_keeps_every_row_in_bounded_memory(
+        tmp_path: Path, fmt: str, gz: bool) -> None:
+    # Each record is read within the limit, yet together they are more than DuckDB's
+    # memory. Before: a temporary table held them all, read 2,048 rows at a time: out of
+    # memory, the file skipped with every row lost (20,000 x 256 KB by hand: 126 s, 850 MiB).
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    _write_big_export(evidence / f"w3c_export.{fmt}{'.gz' if gz else ''}", fmt, gz, BIG_RECORDS)
+    report, rss_kib = scan_measured(evidence, tmp_path / "case",
+                                    env={"EXHUNT_MAX_RECORD_BYTES": str(BIG_LIMIT)})
+    entry = only_file(report)
+    assert (entry["kind"], entry["rows"], entry["bad_lines"], entry["reason"]) == (
+        "w3ciislog-export", BIG_RECORDS, 0, None), entry
+    assert entry["dash_queries"] == BIG_RECORDS // 4, entry
+    assert entry["computer"] == "EXCH00, EXCH01, EXCH02", entry
+    files = [str(p) for p in (tmp_path / "case").rglob("*.parquet") if "kind=rows" in str(p)]
+    assert duckdb.execute(
+        'SELECT count(DISTINCT "_line"), min("_line"), max("_line"), '
+        "count(*) FILTER (WHERE \"csUriStem\" = printf('/owa/%09d/', \"_line\" - 1) "
+        "|| repeat('A', $pad)) FROM read_parquet($f)",
+        {"f": files, "pad": BIG_STEM - 16}).fetchone() == (
+        BIG_RECORDS, 1, BIG_RECORDS, BIG_RECORDS)
+    assert rss_kib < RSS_BOUND_MIB * 1024, f"peak RSS {rss_kib // 1024} MiB"

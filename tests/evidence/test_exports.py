@@ -129,3 +129,27 @@ def test_json_lines_records_with_different_keys_keep_every_column(tmp_path):
     ingest(write(tmp_path / "ev/alerts.jsonl", text), tmp_path / "case")
     got = rows(tmp_path / "case", 'SELECT "AlertSeverity" FROM "SecurityAlert" ORDER BY _line')
     assert [r["AlertSeverity"] for r in got] == ["", "High"]
+
+
+def test_the_csv_probe_gives_the_longest_line_of_a_short_file(tmp_path):
+    from engine.evidence.exports import _csv_record_probe
+
+    path = write(tmp_path / "e.csv", "a,b\n" + "x" * 5000 + ",1\n" + "y,2")
+    assert _csv_record_probe(path, False, 1 << 20) == 5003
+
+
+def test_the_csv_probe_gives_the_record_limit_when_no_line_ends_inside_it(tmp_path):
+    from engine.evidence.exports import CSV_PROBE_BYTES, _csv_record_probe
+
+    path = write(tmp_path / "e.csv", b"a" * (CSV_PROBE_BYTES + 10) + b"\n")
+    assert _csv_record_probe(path, False, 1 << 24) == 1 << 24
+
+
+def test_the_csv_salvage_keeps_a_record_whose_field_is_over_the_csv_modules_default(tmp_path):
+    from engine.evidence.exports import _salvage_csv
+
+    agent = "A" * 200_000  # the csv module refuses fields over 131,072 characters by default
+    path = write(tmp_path / "e.csv", f'cIP,csUserAgent\n1.2.3.4,{agent}\n5.6.7.8,"cut\n')
+    bad = _salvage_csv(path, False, tmp_path / "salvaged.csv", 1 << 20)
+    assert [line for line, _ in bad] == [3]
+    assert agent in (tmp_path / "salvaged.csv").read_text()

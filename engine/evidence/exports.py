@@ -531,14 +531,26 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                 copied = _copy_into_case(con, source, table, target, fmt, opts, tally,
                                          sizing.get("record_bytes", limit))
             except duckdb.OutOfMemoryException:
-                if fmt != "csv" or sizing["record_bytes"] >= limit:
+                if fmt not in ("csv", "json", "jsonl"):
                     raise
-                # Records further on are longer than the first ones said: again, sized
-                # for records of the record limit (one record per flush).
-                _drop_source(con)
-                shutil.rmtree(target, ignore_errors=True)
-                source = _source_columns(con, readable, fmt, gz, limit)
-                copied = _copy_into_case(con, source, table, target, fmt, opts, tally, limit)
+                # CSV: records further on longer than the first ones said; any text format:
+                # big records over thousands of host/day folders, each with its own writer
+                # (6,000 of 250 KB over 4,200 folders). Written again sized for records of
+                # the limit, and in one file when even that does not fit.
+                copied = None
+                for partitioned in (True, False):
+                    if partitioned and fmt != "csv":
+                        continue
+                    _drop_source(con)
+                    shutil.rmtree(target, ignore_errors=True)
+                    source = _source_columns(con, readable, fmt, gz, limit)
+                    try:
+                        copied = _copy_into_case(con, source, table, target, fmt, opts, tally,
+                                                 limit, partitioned=partitioned)
+                        break
+                    except duckdb.OutOfMemoryException:
+                        if not partitioned:
+                            raise
         except duckdb.Error as exc:
             if (fmt not in ("csv", "json", "jsonl") or isinstance(exc, duckdb.InterruptException)
                     or str(target) in str(exc)):
@@ -617,7 +629,8 @@ def _csv_record_probe(path: Path, gz: bool, limit: int) -> int:
 
 def _copy_into_case(con: duckdb.DuckDBPyConnection, source: _Source, table: Table,
                     target: Path, fmt: str, opts: ExportOptions, tally: dict[int, int],
-                    record_bytes: int) -> tuple[int, list[str], int, list[str]]:
+                    record_bytes: int, partitioned: bool = True,
+                    ) -> tuple[int, list[str], int, list[str]]:
     """COPY the export's records (``source``, read once) into the case's Parquet files
     under ``target``; (rows, computers, csUriQuery '-' count, notes for the file).
 
@@ -625,7 +638,9 @@ def _copy_into_case(con: duckdb.DuckDBPyConnection, source: _Source, table: Tabl
     formats' are counted in what was written, where csUriQuery is the exported text
     (trim(value) = '-' either way), unless --strip-export-dash emptied it: then they are
     counted first in a read of their own (CSV read again, JSON records split again).
-    ``record_bytes`` bounds DuckDB's partitioned write (_partition_flush)."""
+    ``record_bytes`` bounds DuckDB's partitioned write (_partition_flush). Not
+    ``partitioned``: W3CIISLog rows go to one file, in a ``host=_all/day=all`` folder (the
+    folders only sort a case's files: every row keeps its Computer and TimeGenerated)."""
     original, types = source.original, source.types
     position: dict[str, int] = {}
     for i, name in enumerate(original):
@@ -683,18 +698,26 @@ def _copy_into_case(con: duckdb.DuckDBPyConnection, source: _Source, table: Tabl
                 f"FROM ({source.sql}) AS export_src_t", source.params).fetchone()[0]
             if source.again is not None:
                 source.again()
-        with _partition_flush(con, record_bytes,
-                              PARQUET_BATCH_BYTES if streamed else TEXT_BATCH_BYTES):
-            con.execute(
-                f"""COPY (SELECT *, 'rows' AS kind,
-                       coalesce(nullif(left(regexp_replace(lower("Computer"), '[^a-z0-9._-]', '_',
-                                        'g'), 100), ''), '_') AS host,
-                       coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
-                    FROM ({query})) TO $copy_dest
-                    (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
-                     OVERWRITE_OR_IGNORE true{COPY_BOUNDS})""",
-                {**used, "copy_dest": str(target)},
-            )
+        if not partitioned:
+            whole = target / "kind=rows" / "host=_all" / "day=all"
+            whole.mkdir(parents=True)
+            con.execute(f"COPY ({query}) TO $copy_dest (FORMAT parquet, COMPRESSION zstd"
+                        f"{COPY_BOUNDS})", {**used, "copy_dest": str(whole / "data_0.parquet")})
+            later.append("written as one file, not by host and day: its large records over "
+                         "many hosts and days do not fit DuckDB's memory one writer each")
+        else:
+            with _partition_flush(con, record_bytes,
+                                  PARQUET_BATCH_BYTES if streamed else TEXT_BATCH_BYTES):
+                con.execute(
+                    f"""COPY (SELECT *, 'rows' AS kind,
+                           coalesce(nullif(left(regexp_replace(lower("Computer"), '[^a-z0-9._-]', '_',
+                                            'g'), 100), ''), '_') AS host,
+                           coalesce(strftime("TimeGenerated", '%Y-%m-%d'), 'none') AS day
+                        FROM ({query})) TO $copy_dest
+                        (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (kind, host, day),
+                         OVERWRITE_OR_IGNORE true{COPY_BOUNDS})""",
+                    {**used, "copy_dest": str(target)},
+                )
         if dash_src is not None and streamed:
             dashes = tally[dash_src]
         # The case folder may be named "[x]case": its own path must not act as a pattern.

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
 from engine.case import IngestOptions
@@ -153,3 +154,27 @@ def test_the_csv_salvage_keeps_a_record_whose_field_is_over_the_csv_modules_defa
     bad = _salvage_csv(path, False, tmp_path / "salvaged.csv", 1 << 20)
     assert [line for line, _ in bad] == [3]
     assert agent in (tmp_path / "salvaged.csv").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_whose_partitioned_write_runs_out_of_memory_is_written_as_one_file(
+        tmp_path, monkeypatch, fmt):
+    import duckdb
+
+    from engine.evidence import exports
+
+    real = exports._copy_into_case
+
+    def partitioned_runs_out(*args, partitioned=True, **kwargs):
+        if partitioned:  # as thousands of host/day writers of big records do
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
+        return real(*args, partitioned=partitioned, **kwargs)
+
+    monkeypatch.setattr(exports, "_copy_into_case", partitioned_runs_out)
+    records = [dict(W3C, Computer=f"exch0{n}", TimeGenerated=f"2021-03-0{n}T08:00:00Z")
+               for n in (1, 2, 3)]
+    text = _csv(records) if fmt == "csv" else "".join(json.dumps(r) + "\n" for r in records)
+    report = only_file(ingest(write(tmp_path / f"ev/requests.{fmt}", text), tmp_path / "case"))
+    assert (report.rows, report.bad_lines) == (3, 0)
+    assert any(note.startswith("written as one file") for note in report.notes)
+    assert [r["Computer"] for r in rows(tmp_path / "case")] == ["exch01", "exch02", "exch03"]

@@ -14,7 +14,7 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from . import ast as A
 from . import pervalue as PV
@@ -381,21 +381,34 @@ class Generator:
         cheap_on_rows = [v.sql for x, v, refs in compiled
                          if refs <= roots and not PV.costly(x) and PV.per_value_safe(x, env.lookup)]
         costly = self.costly_by_column(compiled, env)
+
+        def other(x: A.Expr, sql: str) -> str:
+            if isinstance(x, A.Binary) and x.op == "or":
+                return self.per_value_or(x, rel, env, cheap_on_rows) or sql
+            return sql
+
+        parts = self.grouped_tests(compiled, costly, "AND", rel, cheap_on_rows, other)
+        if not costly and all(p == v.sql for p, (_, v, _) in zip(parts, compiled)):
+            return None
+        return "(" + " AND ".join(parts) + ")"
+
+    def grouped_tests(self, compiled: list, costly: dict[str, list[str]], joiner: str,
+                      rel: Rel, cheap_on_rows: list[str],
+                      other: Callable[[A.Expr, str], str] | None = None) -> list[str]:
+        """The operands of a filter's AND (or an or's OR) in order: the costly tests of one
+        column become one per-value test where the first of them stood; every other
+        operand is its own SQL, or what ``other`` makes of it."""
         parts, done = [], set()
         for x, v, refs in compiled:
             col = next(iter(refs)) if len(refs) == 1 else None
             if col in costly:
                 if col not in done:
                     done.add(col)
-                    parts.append(self.per_value_test(col, costly[col], "AND", rel,
+                    parts.append(self.per_value_test(col, costly[col], joiner, rel,
                                                      cheap_on_rows))
-            elif isinstance(x, A.Binary) and x.op == "or":
-                parts.append(self.per_value_or(x, rel, env, cheap_on_rows) or v.sql)
             else:
-                parts.append(v.sql)
-        if not done and all(p == v.sql for p, (_, v, _) in zip(parts, compiled)):
-            return None
-        return "(" + " AND ".join(parts) + ")"
+                parts.append(other(x, v.sql) if other is not None else v.sql)
+        return parts
 
     def costly_by_column(self, compiled: list, env: Env) -> dict[str, list[str]]:
         """The costly tests among ``compiled`` (expression, value, columns referenced) that
@@ -428,16 +441,7 @@ class Generator:
         costly = self.costly_by_column(compiled, env)
         if not costly:
             return None
-        parts, done = [], set()
-        for x, v, refs in compiled:
-            col = next(iter(refs)) if len(refs) == 1 else None
-            if col in costly:
-                if col not in done:
-                    done.add(col)
-                    parts.append(self.per_value_test(col, costly[col], "OR", rel,
-                                                     cheap_on_rows))
-            else:
-                parts.append(v.sql)
+        parts = self.grouped_tests(compiled, costly, "OR", rel, cheap_on_rows)
         return "(" + " OR ".join(parts) + ")"
 
     def op_extend(self, op: A.Extend, rel: Rel, env: Env) -> Rel:

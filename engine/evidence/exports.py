@@ -537,10 +537,7 @@ def read_export(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, gz: bool, 
                 # big records over thousands of host/day folders, each with its own writer
                 # (6,000 of 250 KB over 4,200 folders). Written again sized for records of
                 # the limit, and in one file when even that does not fit.
-                copied = None
-                for partitioned in (True, False):
-                    if partitioned and fmt != "csv":
-                        continue
+                for partitioned in (True, False) if fmt == "csv" else (False,):
                     _drop_source(con)
                     shutil.rmtree(target, ignore_errors=True)
                     source = _source_columns(con, readable, fmt, gz, limit)
@@ -1083,6 +1080,20 @@ def _json_array_records(read, limit: int):
             if not more():
                 return ""
 
+    def read_until(find):
+        """``find(start)`` over the record at ``pos`` (``start``: where the last look
+        stopped), reading on until it finds something; the record may not grow past the
+        limit, nor the file end first."""
+        start = pos
+        while (found := find(start)) is None:
+            scanned = len(buf) - pos
+            if scanned > limit:
+                raise _over_limit(count, limit)
+            if not more():
+                raise _NotReadable("the array is not closed")
+            start = pos + scanned
+        return found
+
     if at_next() == "":
         return  # an empty file holds no records (DuckDB's reader says the same)
     if buf[pos] != "[":
@@ -1119,24 +1130,9 @@ def _json_array_records(read, limit: int):
             pass
         if end is None and c in '[{"':
             state = [0, 0, 0]
-            end = _skip_value(buf, pos, state)
-            while end is None:
-                scanned = len(buf) - pos
-                if scanned > limit:
-                    raise _over_limit(count, limit)
-                if not more():
-                    raise _NotReadable("the array is not closed")
-                end = _skip_value(buf, pos + scanned, state)
+            end = read_until(lambda start: _skip_value(buf, start, state))
         elif end is None:
-            hit = _SCALAR_END.search(buf, pos)
-            while hit is None:
-                scanned = len(buf) - pos
-                if scanned > limit:
-                    raise _over_limit(count, limit)
-                if not more():
-                    raise _NotReadable("the array is not closed")
-                hit = _SCALAR_END.search(buf, pos + scanned)
-            end = hit.start()
+            end = read_until(lambda start: _SCALAR_END.search(buf, start)).start()
         text = buf[pos:end]
         length = len(text) if text.isascii() else len(text.encode())
         if length > limit:

@@ -385,7 +385,7 @@ def installed(con: duckdb.DuckDBPyConnection) -> bool:
     calling a missing macro would abort an open transaction."""
     # fetchall, not fetchone: a result left open blocks the connection's relation API in
     # DuckDB 2 ("Resource In Use").
-    return con.execute(f"SELECT getvariable('{_MARK}')").fetchall()[0][0] == _DIGEST
+    return con.execute("SELECT getvariable(?)", [_MARK]).fetchall()[0][0] == _DIGEST
 
 
 def ensure_installed(con: duckdb.DuckDBPyConnection) -> None:

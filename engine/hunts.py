@@ -20,7 +20,7 @@ import duckdb
 
 from engine import coverage, kql_functions
 from engine.findings import CoverageNote, Finding, HuntRun, finding_id
-from engine.kql import QueryFailed, execute_within_memory
+from engine.kql import QueryFailed, compile_kql, execute_within_memory
 from engine.kql.pervalue import PerValuePolicy, sampled
 from engine.presentation import Presentation, default_presentation
 from engine.rules import Rule, RuleError, nameable_checks, resolve_parameters, sql_placeholders
@@ -44,7 +44,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule,
     ensure_installed(con)  # the one registry holds the compiler's macros too
     if per_value is None and rule.sql is None:
         per_value = sampled(con)
-    sql, bound, compiled = _executable(rule, params, now, con, per_value)
+    sql, bound, compiled = _executable(rule, params, now, per_value)
     try:
         if compiled is None:
             cursor = con.execute(sql, bound)
@@ -231,14 +231,13 @@ def run_hunts(con: duckdb.DuckDBPyConnection | None, case_path: Path | str,
     for done, rule in enumerate(rules):
         if on_rule is not None:
             on_rule(done, len(rules), rule)
-        # A bad --set value is the caller's mistake, not the rule's: it always raises.
-        params = resolve_parameters(rule, per_rule[rule.id])
         try:
             run = run_rule(con, rule, per_rule[rule.id], now=now, per_value=per_value)
         except RuleError as exc:
             if not keep_going:
                 raise
-            run = failed_run(rule, params, str(exc))
+            # A bad --set value is the caller's mistake, not the rule's: it raises here.
+            run = failed_run(rule, resolve_parameters(rule, per_rule[rule.id]), str(exc))
         runs += complete([run], [rule])
     return runs
 
@@ -335,22 +334,13 @@ def split_overrides(rules: Sequence[Rule], overrides: Mapping[str, Any]
 
 
 def _executable(rule: Rule, params: Mapping[str, Any], now: datetime | None,
-                con: duckdb.DuckDBPyConnection | None = None,
                 per_value: PerValuePolicy | None = None) -> tuple[str, Any, Any]:
     """The SQL to run, its bound values, and the CompiledQuery when it came from the KQL
-    (None for hand-written SQL). With ``con``, the KQL's costly where tests are evaluated
-    once per distinct value where the data there says it pays (engine.kql.pervalue), or
-    as ``per_value`` says."""
+    (None for hand-written SQL), the KQL's costly where tests evaluated once per distinct
+    value as ``per_value`` says (engine.kql.pervalue; default: for every column)."""
     if rule.sql is not None:
         return rule.sql, {name: params[name] for name in sql_placeholders(rule.sql)}, None
     try:
-        from engine.kql import compile_kql  # written in parallel; imported only when needed
-    except ImportError as exc:
-        raise RuleError(f"{rule.source_path}: rule {rule.slug} has no `sql` and the KQL "
-                        f"compiler is not available: {exc}") from exc
-    try:
-        if per_value is None and con is not None:
-            per_value = sampled(con)
         compiled = compile_kql(rule.query, now=now, per_value=per_value)
     except Exception as exc:  # KqlError and anything the compiler did not foresee
         raise RuleError(f"{rule.source_path}: key 'query': cannot compile the KQL: "

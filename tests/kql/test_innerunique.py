@@ -8,8 +8,8 @@ from collections import Counter
 import duckdb
 import pytest
 
-from engine.kql import compile_kql, install
-from engine.tables import TABLES
+from engine.kql import compile_kql
+from tests.kql.tables import null_db
 
 LEFT = ("datatable(k: string, a: long, b: string) ["
         '"x", 1, "p", "x", 2, "q", "x", 3, "r", "y", 4, "s", "z", 5, "t", "", 6, "u", "", 7, "v"]')
@@ -18,12 +18,7 @@ RIGHT = 'datatable(k: string, w: long) ["x", 10, "x", 11, "y", 12, "", 13, "nope
 
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for table in TABLES.values():
-        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
-        con.execute(f'CREATE TABLE "{table.name}" ({cols})')
-    install(con)
-    return con
+    return null_db()
 
 
 def rows(con, text: str) -> list[tuple]:

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from engine.kql import compile_kql, install
-from engine.tables import TABLES
+from engine.kql import compile_kql
+from tests.kql.tables import null_db
 
 T0 = datetime(2021, 3, 2, 8, 0, 0)
 LEFT = ('W3CIISLog | where scStatus in ("401", "403") '
@@ -22,11 +22,7 @@ LEFT = ('W3CIISLog | where scStatus in ("401", "403") '
 
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for table in TABLES.values():  # without NOT NULL: a case's columns can hold nulls
-        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
-        con.execute(f'CREATE TABLE "{table.name}" ({cols})')
-    install(con)
+    con = null_db()  # without NOT NULL: a case's columns can hold nulls
     rows = []
     for i, (computer, ip, status) in enumerate([
             ("EXCH01", "203.0.113.7", "401"), ("EXCH01", "203.0.113.7", "401"),

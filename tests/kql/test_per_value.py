@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.kql import compile_kql, execute_within_memory, install, pervalue
-from engine.tables import TABLES, create_tables
+from engine.tables import create_tables
+from tests.kql.tables import null_db
 
 T0 = datetime(2021, 3, 2, 8, 1, 0)
 
@@ -68,17 +69,6 @@ CASES = [
      'W3CIISLog | where csUriStem has "owa" | project cIP, csUriStem '
      '| join kind=inner (W3CIISLog | where ipv4_is_private(cIP) == false | distinct cIP) on cIP'),
 ]
-
-
-def null_db() -> duckdb.DuckDBPyConnection:
-    """The two tables without NOT NULL, so that string columns can hold nulls as a view over a
-    case's Parquet files can."""
-    con = duckdb.connect()
-    for table in TABLES.values():
-        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
-        con.execute(f'CREATE TABLE "{table.name}" ({cols})')
-    install(con)
-    return con
 
 
 @pytest.fixture(scope="module")

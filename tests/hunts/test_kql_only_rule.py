@@ -35,6 +35,14 @@ def kql_only_copy(folder: Path) -> Path:
     return path
 
 
+def one_rule_folder(tmp_path: Path, name: str, text: str) -> Path:
+    """A rules folder holding one rule file ``name`` written here."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 def normalised(row: dict) -> dict:
     return {k: sorted(v) if isinstance(v, list) else v for k, v in row.items()}
 
@@ -124,11 +132,9 @@ def test_whether_a_query_fixes_its_row_order(query, ordered):
 
 
 def test_an_unsorted_kql_rule_lists_its_findings_in_key_order(demo, tmp_path, capsys):
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    (folder / "PerClient.yaml").write_text(
-        "id: 0f0e0d0c-0000-4000-8000-000000000014\nname: Per client\n"
-        "query: W3CIISLog | summarize n = count() by cIP, Computer\n")
+    folder = one_rule_folder(tmp_path, "PerClient.yaml",
+                             "id: 0f0e0d0c-0000-4000-8000-000000000014\nname: Per client\n"
+                             "query: W3CIISLog | summarize n = count() by cIP, Computer\n")
     code = main(["hunt", str(demo / "evidence"), "--case", str(demo / "case"),
                  "--rules", str(folder), "--rule", "perclient", "--format", "jsonl"])
     out, err = capsys.readouterr()
@@ -153,11 +159,9 @@ def test_each_rule_is_announced_before_it_runs(demo, tmp_path):
 
 def test_a_dropped_in_rule_whose_query_fails_leaves_the_other_hunts_printed_and_exits_1(
         demo, tmp_path, capsys):
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    (folder / "Broken.yaml").write_text(
-        "id: 0b0b0b0b-1111-4222-8333-444455556666\nname: Broken regex\n"
-        "query: W3CIISLog | where csUriStem matches regex \"(\" | count\n")
+    folder = one_rule_folder(tmp_path, "Broken.yaml",
+                             "id: 0b0b0b0b-1111-4222-8333-444455556666\nname: Broken regex\n"
+                             "query: W3CIISLog | where csUriStem matches regex \"(\" | count\n")
     code = main(["hunt", str(demo / "evidence"), "--case", str(demo / "case"),
                  "--rules", str(folder), "--format", "json"])
     out, err = capsys.readouterr()
